@@ -1,0 +1,1 @@
+"""The typer app behind the ``genoattn`` command (one thin module per command)."""

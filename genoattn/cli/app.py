@@ -1,0 +1,64 @@
+"""The ``genoattn`` typer app: registers one thin function per command, turns errors into one line.
+
+Each command module builds a typed config from its options and calls the library; user mistakes
+surface as :class:`GenoattnError`, printed as ``error: <file>: <problem>`` with exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from genoattn.errors import GenoattnError
+
+app = typer.Typer(
+    name="genoattn",
+    help="Attention models that learn allele interactions (epistasis) from genotypes and sequences.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Attention models that learn allele interactions (epistasis) from genotypes and sequences."""
+
+
+def _register() -> None:
+    # Imported here so that `genoattn --help` stays fast and each command owns its module.
+    from genoattn.cli import fit, scan, simulate
+
+    app.command("simulate", no_args_is_help=True)(simulate.simulate)
+    app.command("fit", no_args_is_help=True)(fit.fit)
+    app.command("predict", no_args_is_help=True)(fit.predict)
+    app.command("scan", no_args_is_help=True)(scan.scan)
+
+
+_register()
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code (0 ok, 2 user or usage error, 1 abort).
+
+    Typer handles usage errors itself (standalone mode, exit code 2); a :class:`GenoattnError`
+    raised by a command becomes ``error: <file>: <problem>`` on stderr and exit code 2.
+    """
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit as e:
+        code = e.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except GenoattnError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,119 @@
+"""``genoattn fit`` and ``genoattn predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genoattn.cli import options as o
+
+
+def fit(
+    out: Annotated[Path, typer.Option(help="Run directory to create (checkpoint, config, "
+                                           "metrics, split).")],
+    vcf: o.Vcf = None,
+    bfile: o.Bfile = None,
+    fasta: o.Fasta = None,
+    pheno: o.Pheno = None,
+    trait: o.Trait = None,
+    covar: o.Covar = None,
+    alphabet: o.Alphabet = None,
+    model: Annotated[o.ModelKind, typer.Option(help="sa: linear self-attention (SA_lin); hfa: "
+                                                    "HyperFeatureAttention; ha: HyperAttention; "
+                                                    "rfa: random-feature attention; additive: "
+                                                    "baseline.")] = o.ModelKind.sa,
+    config: Annotated[Path | None, typer.Option(help="YAML preset with data / model / train "
+                                                     "sections (configs/*.yaml); command-line "
+                                                     "inputs override its data section.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the split and the model.")] = None,
+    maf: o.Maf = 0.0,
+    geno: o.Geno = 1.0,
+    mind: o.Mind = 1.0,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted sgd fit from "
+                                              "OUT.partial/checkpoints/last.ckpt.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    progress: o.Progress = True,
+) -> None:
+    """Train an attention model on a phenotype and write the run directory."""
+    from genoattn.config import FitConfig, from_dict, load_yaml
+    from genoattn.data.load import load_dataset
+    from genoattn.system.fit import fit as fit_run
+
+    raw = load_yaml(config) if config else {}
+    data = o.data_config(vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind)
+    raw_model = dict(raw.get("model") or {})
+    if config is None or "kind" not in raw_model or model != o.ModelKind.sa:
+        raw_model["kind"] = model.value
+    if raw_model["kind"] in ("hfa", "ha") and "fit" not in raw_model:
+        raw_model["fit"] = "sgd"
+    if raw_model["kind"] == "rfa" and "fit" not in raw_model:
+        raw_model["fit"] = "ridge"
+    raw_train = dict(raw.get("train") or {})
+    if seed is not None:
+        raw_train["seed"] = seed
+    raw_train.setdefault("progress", progress)
+    cfg = from_dict(FitConfig, {"data": {**_asdict(data), "cache_dir": (raw.get("data") or {})
+                                         .get("cache_dir")},
+                                "model": raw_model, "train": raw_train})
+    ds = load_dataset(cfg.data, progress=progress, log=typer.echo)
+    result = fit_run(ds, cfg, out, overwrite=overwrite, resume=resume, log=typer.echo)
+    typer.echo(_summary(result))
+    typer.echo(f"fit: wrote {out}/")
+
+
+def _asdict(data) -> dict:
+    from genoattn.config import to_dict
+
+    return to_dict(data)
+
+
+def _summary(result: dict) -> str:
+    def fmt(m: dict) -> str:
+        keys = [k for k in ("r2", "pearson", "auc") if k in m]
+        return ", ".join(f"{k} {m[k]:.3f}" for k in keys)
+
+    parts = [f"{result['model']} ({result['fit']}, {result['seconds']:.1f} s)"]
+    for split in ("train", "val", "test"):
+        if split in result:
+            parts.append(f"{split}: {fmt(result[split])}")
+    if "additive" in result and "test" in result["additive"]:
+        parts.append(f"additive baseline test: {fmt(result['additive']['test'])}")
+    return " | ".join(parts)
+
+
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `genoattn fit`.")],
+    out: Annotated[Path, typer.Option(help="Predictions table (TSV: id, prediction).")],
+    vcf: o.Vcf = None,
+    bfile: o.Bfile = None,
+    fasta: o.Fasta = None,
+    covar: o.Covar = None,
+    alphabet: o.Alphabet = None,
+    progress: o.Progress = True,
+) -> None:
+    """Predict the trait of new samples with a fitted run."""
+    import numpy as np
+    import polars as pl
+
+    from genoattn.data.load import load_genotypes
+    from genoattn.interpret.table import write_table
+    from genoattn.system.predict import predict_cohort
+    from genoattn.system.rundir import load_run
+
+    r = load_run(run)
+    data = o.data_config(vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0,
+                         need_pheno=False)
+    cohort = load_genotypes(data, progress=progress, log=typer.echo)
+    cov = None
+    if covar is not None and r.info["covariates"]:
+        from genoattn.io.table import read_covariates
+
+        cov = read_covariates(covar, list(r.info["covariates"]), cohort.samples)[0]
+    label = str(vcf or bfile or fasta)
+    pred = predict_cohort(r, cohort, label, cov, log=typer.echo)
+    col = "probability" if r.info["binary"] else "prediction"
+    table = pl.DataFrame({"id": [str(s) for s in cohort.samples], col: np.asarray(pred)})
+    write_table(table, out)
+    typer.echo(f"predict: wrote {table.height} predictions to {out}")

@@ -1,0 +1,234 @@
+"""Typed configs, one per concern, loaded from YAML with ``yaml.safe_load`` and validated on creation."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from genoattn.errors import GenoattnError
+
+T = TypeVar("T")
+
+
+def _check(ok: bool, name: str, expected: str, got: Any) -> None:
+    if not ok:
+        raise GenoattnError(f"config: {name} must be {expected}, got {got!r}")
+
+
+@dataclass
+class QCConfig:
+    """PLINK-style quality control, applied after reading and before encoding is cached.
+
+    maf: drop loci whose minor-allele (minor-state) frequency is below this (PLINK --maf).
+    geno: drop loci whose missing-call rate exceeds this (PLINK --geno).
+    mind: drop samples whose missing-call rate exceeds this (PLINK --mind).
+    drop_monomorphic: drop loci with a single observed state.
+    """
+
+    maf: float = 0.0
+    geno: float = 1.0
+    mind: float = 1.0
+    drop_monomorphic: bool = True
+
+    def __post_init__(self):
+        _check(0.0 <= self.maf <= 0.5, "qc.maf", "in [0, 0.5]", self.maf)
+        _check(0.0 <= self.geno <= 1.0, "qc.geno", "in [0, 1]", self.geno)
+        _check(0.0 <= self.mind <= 1.0, "qc.mind", "in [0, 1]", self.mind)
+
+
+@dataclass
+class DataConfig:
+    """Which inputs to read and how. Exactly one of vcf / bfile / fasta."""
+
+    vcf: str | None = None
+    bfile: str | None = None
+    fasta: str | None = None
+    pheno: str | None = None
+    trait: str | None = None
+    covar: str | None = None
+    alphabet: str | None = None  # FASTA: dna | rna | protein; inferred when None
+    cache_dir: str | None = None  # where encoded cohorts are cached; default beside the input
+    qc: QCConfig = field(default_factory=QCConfig)
+
+    def __post_init__(self):
+        if isinstance(self.qc, dict):
+            self.qc = from_dict(QCConfig, self.qc)
+        given = [k for k in ("vcf", "bfile", "fasta") if getattr(self, k)]
+        _check(len(given) <= 1, "data", "at most one of vcf / bfile / fasta", given)
+
+
+def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys with the list of known ones."""
+    d = dict(d or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise GenoattnError(
+            f"config: unknown key(s) {unknown} for {cls.__name__}; known: {sorted(known)}"
+        )
+    try:
+        return cls(**d)
+    except TypeError as e:
+        raise GenoattnError(f"config: {cls.__name__}: {e}") from None
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with ``yaml.safe_load`` (never constructs Python objects)."""
+    p = Path(path)
+    if not p.is_file():
+        raise GenoattnError("config file not found", p)
+    try:
+        d = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise GenoattnError(f"not valid YAML ({str(e).splitlines()[0]})", p) from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise GenoattnError(f"expected a mapping at the top level, got {type(d).__name__}", p)
+    return d
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+MODEL_KINDS = ("sa", "hfa", "ha", "rfa", "additive")
+FIT_METHODS = ("sparse", "sgd", "ridge")
+
+
+@dataclass
+class SparseFitConfig:
+    """Hierarchical group-lasso fit of the SA_lin invariant (see genoattn/system/sparse_fit.py).
+
+    n_lambda / lambda_min_ratio: the penalty path (geometric, from the smallest all-zero lambda).
+    max_candidates: locus pairs admitted by screening. relax: relaxed-lasso factors tried.
+    adaptive: exponent of the adaptive pair weights (1 / screening score). max_pair_r2: pairs of
+        loci in LD above this are not screened in (their product mimics a main effect).
+    """
+
+    n_lambda: int = 16
+    lambda_min_ratio: float = 0.01
+    max_candidates: int = 300
+    relax: tuple[float, ...] = (1.0, 0.5, 0.25, 0.1, 0.0)
+    max_iter: int = 3000
+    tol: float = 1e-5
+    screen_block: int = 1024
+    adaptive: float = 1.0
+    max_pair_r2: float = 0.05
+
+    def __post_init__(self):
+        self.relax = tuple(float(g) for g in self.relax)
+        _check(self.n_lambda >= 2, "sparse.n_lambda", ">= 2", self.n_lambda)
+        _check(0 < self.lambda_min_ratio < 1, "sparse.lambda_min_ratio", "in (0, 1)",
+               self.lambda_min_ratio)
+        _check(self.max_candidates >= 0, "sparse.max_candidates", ">= 0", self.max_candidates)
+        _check(all(0 <= g <= 1 for g in self.relax), "sparse.relax", "factors in [0, 1]",
+               self.relax)
+
+
+@dataclass
+class ModelConfig:
+    """Which attention model, and its size.
+
+    kind: sa | hfa | ha | rfa | additive.
+    fit: sparse (convex group-lasso fit of the SA_lin invariant; sa and additive), sgd
+        (Lightning, Adam with weight decay and early stopping; all kinds), ridge (rfa only).
+    rank: factorised rank r of C (sa, sgd), of the locus attention (hfa), CP rank R (ha);
+        0 means full C (sa only).
+    """
+
+    kind: str = "sa"
+    fit: str = "sparse"
+    rank: int = 8
+    value_rank: int = 8
+    heads: int = 4
+    order: int = 3
+    rfa_heads: int = 256
+    rfa_dim: int = 16
+    rfa_mean: float = 0.0
+    sparse: SparseFitConfig = field(default_factory=SparseFitConfig)
+
+    def __post_init__(self):
+        if isinstance(self.sparse, dict):
+            self.sparse = from_dict(SparseFitConfig, self.sparse)
+        _check(self.kind in MODEL_KINDS, "model.kind", f"one of {MODEL_KINDS}", self.kind)
+        _check(self.fit in FIT_METHODS, "model.fit", f"one of {FIT_METHODS}", self.fit)
+        if self.fit == "sparse":
+            _check(self.kind in ("sa", "additive"), "model.fit",
+                   "sgd or ridge for hfa / ha / rfa (sparse fits sa and additive)", self.fit)
+        if self.fit == "ridge":
+            _check(self.kind == "rfa", "model.fit", "ridge only with kind rfa", self.kind)
+        _check(self.rank >= 0, "model.rank", ">= 0", self.rank)
+        _check(self.order >= 2, "model.order", ">= 2", self.order)
+
+
+@dataclass
+class TrainConfig:
+    """Data split, optimisation and hardware.
+
+    val_fraction / test_fraction: held-out shares of the samples (seeded split, saved with the run).
+    """
+
+    seed: int = 0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    max_epochs: int = 200
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-3
+    patience: int = 10
+    accelerator: str = "auto"
+    devices: str = "auto"
+    strategy: str = "auto"
+    precision: str = "32-true"
+    progress: bool = True
+
+    def __post_init__(self):
+        _check(0 < self.val_fraction < 1, "train.val_fraction", "in (0, 1)", self.val_fraction)
+        _check(0 <= self.test_fraction < 1, "train.test_fraction", "in [0, 1)",
+               self.test_fraction)
+        _check(self.val_fraction + self.test_fraction < 0.9, "train.val_fraction + test_fraction",
+               "< 0.9", self.val_fraction + self.test_fraction)
+        _check(self.max_epochs >= 1, "train.max_epochs", ">= 1", self.max_epochs)
+        _check(self.batch_size >= 1, "train.batch_size", ">= 1", self.batch_size)
+        _check(self.lr > 0, "train.lr", "> 0", self.lr)
+
+
+@dataclass
+class FitConfig:
+    """Everything ``genoattn fit`` needs: one YAML file holds the data, model and train sections."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if isinstance(self.data, dict):
+            self.data = from_dict(DataConfig, self.data)
+        if isinstance(self.model, dict):
+            self.model = from_dict(ModelConfig, self.model)
+        if isinstance(self.train, dict):
+            self.train = from_dict(TrainConfig, self.train)
+
+
+@dataclass
+class ExportConfig:
+    """``genoattn export`` settings: how many interactions, clumping, confirmation test."""
+
+    order: int = 2
+    top: int = 50
+    clump_r2: float = 0.5
+    clump_kb: float = 250.0
+    test: str = "genotype"
+    block: int = 1024
+
+    def __post_init__(self):
+        _check(self.order in (2, 3), "export.order", "2 or 3", self.order)
+        _check(self.top >= 1, "export.top", ">= 1", self.top)
+        _check(0 < self.clump_r2 <= 1, "export.clump_r2", "in (0, 1]", self.clump_r2)
+        _check(self.test in ("product", "genotype"), "export.test", "product or genotype",
+               self.test)

@@ -1,0 +1,84 @@
+"""Interaction tables: locus columns shared by ``export`` and ``scan``; atomic TSV/Parquet output.
+
+A pair table starts with chrom_a, pos_a, id_a, ref_a, alt_a, chrom_b, ... (and _c for triples),
+followed by the caller's statistics columns, in the caller's row order.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from genoattn.errors import GenoattnError
+
+LOCUS_FIELDS = ("chrom", "pos", "id", "ref", "alt")
+
+
+def locus_columns(loci: pl.DataFrame, idx: np.ndarray, suffix: str) -> pl.DataFrame:
+    """Locus metadata of rows ``idx`` (shape (k,), int): columns chrom_<s>, pos_<s>, id_<s>, ..."""
+    idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+    sub = loci.select(LOCUS_FIELDS)[idx.tolist()] if len(idx) else loci.select(LOCUS_FIELDS).clear()
+    return sub.rename({f: f"{f}_{suffix}" for f in LOCUS_FIELDS})
+
+
+def _tuple_table(loci: pl.DataFrame, idx: list[np.ndarray], extra: pl.DataFrame | None):
+    parts = [locus_columns(loci, i, s) for i, s in zip(idx, "abc", strict=False)]
+    k = parts[0].height
+    assert all(p.height == k for p in parts), "index arrays of different lengths"
+    if extra is not None:
+        assert extra.height == k, (extra.height, k)
+        parts.append(extra)
+    return pl.concat(parts, how="horizontal")
+
+
+def pair_table(
+    loci: pl.DataFrame, idx_a: np.ndarray, idx_b: np.ndarray, extra: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Locus columns of both loci of each pair (index arrays of shape (k,)), then ``extra``."""
+    return _tuple_table(loci, [idx_a, idx_b], extra)
+
+
+def triple_table(
+    loci: pl.DataFrame,
+    idx_a: np.ndarray,
+    idx_b: np.ndarray,
+    idx_c: np.ndarray,
+    extra: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Locus columns of the three loci of each triple, then ``extra``'s columns."""
+    return _tuple_table(loci, [idx_a, idx_b, idx_c], extra)
+
+
+def write_table(df: pl.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` as Parquet when ``path`` ends in .parquet, else as TSV, atomically.
+
+    The table goes to a temporary file in the same directory, then replaces ``path`` in one
+    step, so a reader never sees a half-written table. Raises GenoattnError if unwritable.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise GenoattnError("output directory does not exist", parent)
+    if path.is_dir():
+        raise GenoattnError("is a directory, expected an output file name", path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise GenoattnError(f"cannot write here ({e.strerror})", path) from None
+    os.close(fd)
+    try:
+        if path.suffix.lower() == ".parquet":
+            df.write_parquet(tmp)
+        else:
+            df.write_csv(tmp, separator="\t", null_value="NA")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise GenoattnError(f"cannot write table ({e.strerror})", path) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,71 @@
+"""SA_lin with a block-sparse invariant A = C diag(w_V): the form the sparse fit produces.
+
+Axis legend: b batch, l loci, s tokens (|S| + 1), k stored pairs, m max states per locus.
+
+With one-hot entities and a cohort readout, SA_lin predicts (Ustaomeroglu & Qu 2025, Eq. 1 summed
+over entities) y = sum_i A[s_i, s_i] + sum_{i != j} A[s_i, s_j]. When A is zero outside its
+diagonal and k locus-pair blocks, the sum costs O(l + k) per sample:
+
+    y = sum_i diag[t_i] + sum_{(a,b) stored} table_ab[state_a, state_b].
+
+Each stored pair table holds A[(a,g),(b,h)] + A[(b,h),(a,g)] (both orders of the pair), so
+``to_dense`` returns an A that puts the whole table in the (a, b) block and zero in (b, a). The
+padding token (missing call) has diag 0 and state -1, so it contributes nothing.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class BlockSALin(nn.Module):
+    """Cohort genetic score from a block-sparse SA_lin invariant.
+
+    Args:
+        diag: shape (s,), main-effect value of each token (entry 0, padding, must be 0).
+        token_state: shape (s,), int64 local state of each token (-1 for padding).
+        pairs: shape (k, 2), int64 locus indices (a, b).
+        tables: shape (k, m, m), interaction table of each pair over (state_a, state_b).
+    """
+
+    def __init__(
+        self,
+        diag: torch.Tensor,
+        token_state: torch.Tensor,
+        pairs: torch.Tensor,
+        tables: torch.Tensor,
+    ):
+        super().__init__()
+        self.register_buffer("diag", diag.clone())
+        self.register_buffer("token_state", token_state.clone().long())
+        self.register_buffer("pairs", pairs.clone().long().reshape(-1, 2))
+        self.register_buffer("tables", tables.clone())
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (b, l) int64 -> (b,) genetic score."""
+        y = self.diag[tokens].sum(dim=1)  # (b,)
+        k = self.pairs.shape[0]
+        if k == 0:
+            return y
+        sa = self.token_state[tokens[:, self.pairs[:, 0]]]  # (b, k)
+        sb = self.token_state[tokens[:, self.pairs[:, 1]]]  # (b, k)
+        ok = (sa >= 0) & (sb >= 0)
+        pidx = torch.arange(k, device=tokens.device).expand_as(sa)
+        v = self.tables[pidx, sa.clamp(min=0), sb.clamp(min=0)]  # (b, k)
+        return y + torch.where(ok, v, torch.zeros_like(v)).sum(dim=1)
+
+    def to_dense(self, offsets: torch.Tensor, n_states: torch.Tensor) -> torch.Tensor:
+        """Dense A (s, s) with the same predictions under full SA_lin (only for small |S|).
+
+        offsets / n_states: shape (l,), the contract's token offsets and state counts.
+        """
+        s = self.diag.shape[0]
+        a = torch.diag(self.diag.clone())
+        for (la, lb), t in zip(self.pairs.tolist(), self.tables, strict=True):
+            ka, kb = int(n_states[la]), int(n_states[lb])
+            ra = int(offsets[la]) + 1
+            rb = int(offsets[lb]) + 1
+            a[ra : ra + ka, rb : rb + kb] += t[:ka, :kb]
+        assert a.shape == (s, s)
+        return a

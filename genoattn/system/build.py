@@ -1,0 +1,95 @@
+"""Build a genetic model from its config and the cohort's vocabulary (no data, no training)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from genoattn.config import ModelConfig
+from genoattn.contract import token_locus_state
+from genoattn.models.additive import Additive
+from genoattn.models.block_sa import BlockSALin
+from genoattn.models.ha import HyperAttention
+from genoattn.models.hfa import HyperFeatureAttention
+from genoattn.models.rfa import RandomFeatureAttention
+from genoattn.models.sa import SALin
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """What a model needs to know of the entity domain S.
+
+    n_states: shape (l,) states per locus. labels: every distinct state label, in a fixed order.
+    token_label: shape (s,), int64, index into ``labels`` of each token's state (-1 for padding).
+    """
+
+    n_states: np.ndarray
+    labels: tuple[str, ...]
+    token_label: np.ndarray
+
+    @property
+    def n_loci(self) -> int:
+        return len(self.n_states)
+
+    @property
+    def size(self) -> int:
+        return int(self.n_states.sum()) + 1
+
+    @property
+    def token_locus(self) -> np.ndarray:
+        return token_locus_state(self.n_states)[0]
+
+    @property
+    def token_state(self) -> np.ndarray:
+        return token_locus_state(self.n_states)[1]
+
+    @property
+    def max_states(self) -> int:
+        return int(self.n_states.max()) if len(self.n_states) else 1
+
+
+def vocab_of(loci: pl.DataFrame) -> Vocab:
+    """The vocabulary of a locus table (contract schema)."""
+    states = loci["states"].to_list()
+    labels = tuple(sorted({s for st in states for s in st}))
+    pos = {s: i for i, s in enumerate(labels)}
+    token_label = np.concatenate([[-1]] + [[pos[s] for s in st] for st in states]).astype(np.int64)
+    return Vocab(loci["n_states"].to_numpy().astype(np.int64), labels, token_label)
+
+
+def build_genetic_model(cfg: ModelConfig, vocab: Vocab, seed: int = 0) -> nn.Module:
+    """The nn.Module (tokens (b, l) -> (b,)) of a gradient- or ridge-fit model.
+
+    The sparse fit produces a :class:`BlockSALin` from its solution instead (see ``fit.py``).
+    """
+    torch.manual_seed(seed)
+    s = vocab.size
+    if cfg.kind == "additive":
+        return Additive(s)
+    if cfg.kind == "sa":
+        return SALin(s, rank=None if cfg.rank == 0 else cfg.rank)
+    if cfg.kind == "hfa":
+        return HyperFeatureAttention(
+            torch.as_tensor(vocab.token_locus), torch.as_tensor(vocab.token_label),
+            vocab.n_loci, len(vocab.labels), heads=cfg.heads, rank=max(cfg.rank, 1),
+        )
+    if cfg.kind == "ha":
+        return HyperAttention(s, order=cfg.order, rank=max(cfg.rank, 1),
+                              value_rank=cfg.value_rank)
+    if cfg.kind == "rfa":
+        return RandomFeatureAttention(cfg.rfa_heads, cfg.rfa_dim, vocab_size=s,
+                                      mean=cfg.rfa_mean, seed=seed)
+    raise AssertionError(cfg.kind)
+
+
+def empty_block_model(vocab: Vocab, n_pairs: int) -> BlockSALin:
+    """A BlockSALin of the right shapes, to load saved tensors into."""
+    m = vocab.max_states
+    return BlockSALin(
+        torch.zeros(vocab.size), torch.as_tensor(vocab.token_state),
+        torch.zeros((n_pairs, 2), dtype=torch.int64), torch.zeros((n_pairs, m, m)),
+    )

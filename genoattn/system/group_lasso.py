@@ -1,0 +1,231 @@
+"""Group-lasso solver (accelerated proximal gradient) for squared-error and logistic losses.
+
+Axis legend: n samples, p columns, g groups.
+
+    minimise  loss(b0 + X beta + offset, y) + sum_g pen_g * ||beta_g||_2
+
+with loss the mean squared error / 2 (quantitative) or the mean logistic deviance / 2... precisely:
+mse: (1/2n) ||y - eta||^2; logistic: (1/n) sum log(1 + exp(eta)) - y eta. The intercept b0 is not
+penalised. Steps follow FISTA (Beck & Teboulle 2009) with gradient-based adaptive restart
+(O'Donoghue & Candes 2015); the prox of the group penalty is block soft-thresholding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+#: Group layout: contiguous runs of (number of groups, columns per group), in column order.
+Blocks = list[tuple[int, int]]
+
+
+@dataclass
+class GroupLassoResult:
+    """Solution of one penalised problem.
+
+    beta: shape (p,); intercept: scalar; n_iter: iterations used; converged: tolerance reached.
+    """
+
+    beta: torch.Tensor
+    intercept: float
+    n_iter: int
+    converged: bool
+
+
+def lipschitz(x: torch.Tensor, loss: str, n_power: int = 30, seed: int = 0) -> float:
+    """Upper bound on the Lipschitz constant of the loss gradient (power iteration on X^T X / n)."""
+    n, p = x.shape
+    if p == 0:
+        return 1.0
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    v = torch.randn(p, generator=g, dtype=x.dtype).to(x.device)
+    v /= v.norm()
+    s = torch.tensor(0.0)
+    for _ in range(n_power):
+        w = x.T @ (x @ v)
+        s = w.norm()
+        v = w / (s + 1e-30)
+    # + intercept column (all ones) bound: ||[X 1]||^2 <= ||X||^2 + n
+    lip = (float(s) * 1.05 + n) / n
+    return lip / 4.0 if loss == "logistic" else lip
+
+
+def _loss_grad(eta: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    """d loss / d eta times n (the residual-like vector)."""
+    if loss == "mse":
+        return eta - y
+    return torch.sigmoid(eta) - y
+
+
+def loss_value(eta: torch.Tensor, y: torch.Tensor, loss: str) -> float:
+    if loss == "mse":
+        return float(0.5 * ((y - eta) ** 2).mean())
+    return float((torch.nn.functional.softplus(eta) - y * eta).mean())
+
+
+def group_norms(beta: torch.Tensor, blocks: Blocks) -> torch.Tensor:
+    """shape (g,): the Euclidean norm of every group of ``beta`` (p,)."""
+    out, start = [], 0
+    for count, width in blocks:
+        stop = start + count * width
+        out.append(beta[start:stop].reshape(count, width).norm(dim=1))
+        start = stop
+    return torch.cat(out) if out else beta.new_zeros(0)
+
+
+def group_soft_threshold(beta: torch.Tensor, blocks: Blocks, thresh: torch.Tensor) -> torch.Tensor:
+    """Block soft-thresholding: beta_g <- max(0, 1 - thresh_g / ||beta_g||) beta_g.
+
+    beta: (p,); blocks: contiguous runs of equal-width groups; thresh: (g,) per-group threshold.
+    """
+    out, start, g0 = [], 0, 0
+    for count, width in blocks:
+        stop = start + count * width
+        b = beta[start:stop].reshape(count, width)
+        scale = torch.clamp(1 - thresh[g0 : g0 + count] / torch.clamp(b.norm(dim=1), min=1e-30),
+                            min=0.0)
+        out.append((b * scale[:, None]).reshape(-1))
+        start, g0 = stop, g0 + count
+    return torch.cat(out) if out else beta
+
+
+def select_groups(blocks: Blocks, keep: torch.Tensor) -> tuple[torch.Tensor, Blocks]:
+    """Columns of the groups in ``keep`` (g,) bool, and the layout of the selected design."""
+    cols, new, g0 = [], [], 0
+    for count, width in blocks:
+        k = keep[g0 : g0 + count]
+        cols.append(k[:, None].expand(count, width).reshape(-1))
+        new.append((int(k.sum()), width))
+        g0 += count
+    return (torch.cat(cols) if cols else keep[:0]), new
+
+
+def solve_active_set(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    blocks: Blocks,
+    pen: torch.Tensor,
+    loss: str = "mse",
+    beta0: torch.Tensor | None = None,
+    intercept0: float | None = None,
+    max_iter: int = 2000,
+    tol: float = 1e-5,
+    max_rounds: int = 20,
+) -> GroupLassoResult:
+    """:func:`solve_group_lasso` restricted to a working set of groups, grown until the KKT
+    conditions hold for every group left out: ||X_g^T r|| / n <= pen_g (Tibshirani et al. 2012).
+
+    Most groups stay at zero along a warm-started path, so each iteration touches only the
+    working set's columns.
+    """
+    n, p = x.shape
+    beta = torch.zeros(p, dtype=x.dtype, device=x.device) if beta0 is None else beta0.clone()
+    b0 = intercept0
+    g = pen.shape[0]
+    work = group_norms(beta, blocks) > 0
+    work |= pen == 0
+    res = None
+    for _ in range(max_rounds):
+        cols, sub = select_groups(blocks, work)
+        xs = x[:, cols]
+        res = solve_group_lasso(xs, y, sub, pen[work], loss, beta0=beta[cols], intercept0=b0,
+                                max_iter=max_iter, tol=tol)
+        beta = torch.zeros_like(beta)
+        beta[cols] = res.beta
+        b0 = res.intercept
+        eta = b0 + xs @ res.beta
+        r = _loss_grad(eta, y, loss) / n
+        viol = (group_norms(x.T @ r, blocks) > pen * (1 + 1e-3) + 1e-12) & ~work
+        if not bool(viol.any()):
+            break
+        work |= viol
+    assert res is not None and work.shape == (g,)
+    return GroupLassoResult(beta=beta, intercept=float(b0), n_iter=res.n_iter,
+                            converged=res.converged)
+
+
+def solve_group_lasso(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    blocks: Blocks,
+    pen: torch.Tensor,
+    loss: str = "mse",
+    offset: torch.Tensor | None = None,
+    beta0: torch.Tensor | None = None,
+    intercept0: float | None = None,
+    lip: float | None = None,
+    max_iter: int = 2000,
+    tol: float = 1e-5,
+) -> GroupLassoResult:
+    """Solve one group-lasso problem.
+
+    Args:
+        x: shape (n, p), float; y: shape (n,), float (0/1 for logistic).
+        blocks: the group layout (sum of count * width = p); pen: shape (g,), penalty per group.
+        offset: shape (n,), fixed part of the linear predictor (e.g. covariates), or None.
+        beta0 / intercept0: warm start.
+        lip: Lipschitz bound from :func:`lipschitz` (computed when None).
+    """
+    n, p = x.shape
+    dev, dt = x.device, x.dtype
+    off = torch.zeros(n, dtype=dt, device=dev) if offset is None else offset
+    if lip is None:
+        lip = lipschitz(x, loss)
+    step = 1.0 / lip
+    beta = torch.zeros(p, dtype=dt, device=dev) if beta0 is None else beta0.clone()
+    if intercept0 is None:
+        ybar = float(y.mean())
+        if loss == "logistic":
+            ybar = min(max(ybar, 1e-6), 1 - 1e-6)
+            intercept0 = float(torch.logit(torch.tensor(ybar)))
+        else:
+            intercept0 = float((y - off).mean())
+    b0 = torch.tensor(intercept0, dtype=dt, device=dev)
+    # the intercept rides along as column p of an augmented design (unpenalised)
+    xa = torch.cat([x, torch.ones(n, 1, dtype=dt, device=dev)], dim=1)  # (n, p+1)
+    xat = xa.T.contiguous()  # (p+1, n): X^T r as a contiguous matvec
+    blocks_a = [*blocks, (1, 1)]
+    thresh = torch.cat([pen * step, pen.new_zeros(1)])
+    beta = torch.cat([beta, b0.reshape(1)])
+    z = beta.clone()
+    t = 1.0
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        r = _loss_grad(off + xa @ z, y, loss) / n  # (n,)
+        new = group_soft_threshold(z - step * (xat @ r), blocks_a, thresh)
+        diff = new - beta
+        # adaptive restart when the momentum points uphill; one host sync per iteration
+        up, delta, scale = torch.stack(
+            [((z - new) * diff).sum(), diff.abs().max(), new.abs().max()]).tolist()
+        if up > 0:
+            t = 1.0
+        t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
+        z = new + ((t - 1) / t_next) * diff
+        beta, t = new, t_next
+        if delta < tol * max(scale, 1.0):
+            converged = True
+            break
+    return GroupLassoResult(beta=beta[:p].clone(), intercept=float(beta[p]), n_iter=it,
+                            converged=converged)
+    return GroupLassoResult(beta=beta, intercept=float(b0), n_iter=it, converged=converged)
+
+
+def lambda_max(
+    x: torch.Tensor, y: torch.Tensor, blocks: Blocks, weight: torch.Tensor, loss: str,
+    offset: torch.Tensor | None = None,
+) -> float:
+    """Smallest lambda at which every group with weight > 0 is zero: max_g ||X_g^T r|| / (n w_g)."""
+    n = x.shape[0]
+    off = 0.0 if offset is None else offset
+    if loss == "mse":
+        b0 = (y - off).mean()
+        r = (off + b0) - y
+    else:
+        ybar = torch.clamp(y.mean(), 1e-6, 1 - 1e-6)
+        r = torch.sigmoid(off + torch.logit(ybar)) - y
+    grad = x.T @ r / n
+    ratio = group_norms(grad, blocks) / torch.clamp(weight, min=1e-30)
+    ratio = ratio[weight > 0]
+    return float(ratio.max()) if ratio.numel() else 1.0

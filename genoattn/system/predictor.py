@@ -1,0 +1,63 @@
+"""The cohort readout around any genetic model: covariates, intercept, trait scale and link.
+
+Axis legend: b batch, l loci, c covariates.
+
+phenotype = bias + genetic(tokens) + covariates . beta, in standardised trait units (quantitative)
+or on the logit scale (binary). ``predict`` returns trait units or case probabilities.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class CohortPredictor(nn.Module):
+    """Wraps a genetic model (tokens (b, l) -> (b,)) with the readout.
+
+    Args:
+        genetic: the attention (or additive) model.
+        n_cov: number of covariates c.
+        binary: logistic link (True) or identity link (False).
+        y_mean, y_std: trait standardisation (identity link; 0 and 1 for binary traits).
+        cov_mean, cov_std: shape (c,), covariate standardisation from the training samples.
+    """
+
+    def __init__(
+        self,
+        genetic: nn.Module,
+        n_cov: int,
+        binary: bool,
+        y_mean: float = 0.0,
+        y_std: float = 1.0,
+        cov_mean: torch.Tensor | None = None,
+        cov_std: torch.Tensor | None = None,
+    ):
+        super().__init__()
+        self.genetic = genetic
+        self.binary = binary
+        self.cov_beta = nn.Parameter(torch.zeros(n_cov))  # (c,)
+        self.bias = nn.Parameter(torch.zeros(()))
+        self.register_buffer("y_mean", torch.tensor(float(y_mean)))
+        self.register_buffer("y_std", torch.tensor(float(y_std)))
+        self.register_buffer("cov_mean", torch.zeros(n_cov) if cov_mean is None else cov_mean)
+        self.register_buffer("cov_std", torch.ones(n_cov) if cov_std is None else cov_std)
+
+    def standardise_cov(self, cov: torch.Tensor) -> torch.Tensor:
+        """(b, c) raw covariates -> standardised (b, c)."""
+        return (cov - self.cov_mean) / self.cov_std
+
+    def forward(self, tokens: torch.Tensor, cov_std: torch.Tensor) -> torch.Tensor:
+        """Linear predictor (b,) in standardised units / logits; cov_std is standardised (b, c)."""
+        eta = self.bias + self.genetic(tokens)
+        if self.cov_beta.numel():
+            eta = eta + cov_std @ self.cov_beta
+        return eta
+
+    @torch.no_grad()
+    def predict(self, tokens: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+        """(b,) predictions in trait units, or case probabilities for binary traits."""
+        eta = self.forward(tokens, self.standardise_cov(cov))
+        if self.binary:
+            return torch.sigmoid(eta)
+        return eta * self.y_std + self.y_mean

@@ -1,0 +1,141 @@
+"""The run directory: what ``fit`` writes and ``predict`` / ``export`` read.
+
+RUN/
+  config.yaml          resolved FitConfig (data, model, train)
+  run.json             trait, binary, covariate names, model form, format version
+  model.safetensors    CohortPredictor weights (never pickled)
+  loci.parquet         locus table of the training cohort (contract schema)
+  split.tsv            IID, split (train / val / test)
+  metrics.json         R^2, Pearson r (AUC) per split, additive baseline, timings
+  history.tsv          training curve (epoch or path step, losses)
+  selection.tsv        sparse fit only: the penalty path with validation losses
+
+A fit writes into RUN.partial/ and renames it to RUN/ when complete, so RUN/ is never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import yaml
+from safetensors.torch import load_file, save_file
+
+from genoattn.config import FitConfig, from_dict, to_dict
+from genoattn.errors import GenoattnError
+from genoattn.system.build import Vocab, build_genetic_model, empty_block_model, vocab_of
+from genoattn.system.predictor import CohortPredictor
+from genoattn.system.split import split_from_labels
+
+FORMAT = "genoattn-run-1"
+
+
+@dataclass
+class Run:
+    """A loaded run: its config, model, training loci, samples and split."""
+
+    path: Path
+    cfg: FitConfig
+    info: dict
+    predictor: CohortPredictor
+    loci: pl.DataFrame
+    samples: np.ndarray
+    split: dict[str, np.ndarray]
+    metrics: dict
+
+    @property
+    def vocab(self) -> Vocab:
+        return vocab_of(self.loci)
+
+
+def partial_dir(run_dir: Path) -> Path:
+    return run_dir.with_name(run_dir.name + ".partial")
+
+
+def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> Path:
+    """Check the destination and return the working (partial) directory."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not overwrite:
+        raise GenoattnError("run directory exists; choose another --out or pass --overwrite",
+                            run_dir)
+    work = partial_dir(run_dir)
+    if work.exists() and not resume:
+        shutil.rmtree(work)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GenoattnError(f"cannot create the run directory ({e.strerror})", run_dir) from None
+    return work
+
+
+def save_run(work: Path, cfg: FitConfig, info: dict, predictor: CohortPredictor,
+             loci: pl.DataFrame, samples: np.ndarray, split_labels: np.ndarray, metrics: dict,
+             history: pl.DataFrame, selection: pl.DataFrame | None = None) -> None:
+    """Write every file of the run into the working directory ``work``."""
+    (work / "config.yaml").write_text(yaml.safe_dump(_plain(to_dict(cfg)), sort_keys=False))
+    (work / "run.json").write_text(json.dumps({"format": FORMAT, **info}, indent=2))
+    state = {k: v.detach().cpu().contiguous() for k, v in predictor.state_dict().items()}
+    save_file(state, str(work / "model.safetensors"), metadata={"format": FORMAT})
+    loci.write_parquet(work / "loci.parquet")
+    pl.DataFrame({"IID": [str(s) for s in samples], "split": list(split_labels)}).write_csv(
+        work / "split.tsv", separator="\t")
+    (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    history.write_csv(work / "history.tsv", separator="\t")
+    if selection is not None:
+        selection.write_csv(work / "selection.tsv", separator="\t")
+
+
+def finish_run(work: Path, run_dir: Path) -> None:
+    """Atomically publish the run: replace RUN/ by the completed working directory."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    os.replace(work, run_dir)
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Load a finished run; problems are reported against the run directory."""
+    p = Path(run_dir)
+    if not p.is_dir():
+        raise GenoattnError("run directory not found (make one with `genoattn fit`)", p)
+    for name in ("config.yaml", "run.json", "model.safetensors", "loci.parquet", "split.tsv"):
+        if not (p / name).is_file():
+            raise GenoattnError(f"not a complete run: {name} is missing", p)
+    try:
+        info = json.loads((p / "run.json").read_text())
+        cfg = from_dict(FitConfig, yaml.safe_load((p / "config.yaml").read_text()))
+        loci = pl.read_parquet(p / "loci.parquet")
+        split_df = pl.read_csv(p / "split.tsv", separator="\t", schema_overrides={"IID": pl.String})
+        state = load_file(str(p / "model.safetensors"))
+    except (OSError, ValueError, yaml.YAMLError, pl.exceptions.PolarsError) as e:
+        raise GenoattnError(f"cannot read run ({type(e).__name__}: {e})", p) from None
+    if info.get("format") != FORMAT:
+        raise GenoattnError(f"unknown run format {info.get('format')!r}, expected {FORMAT}", p)
+    vocab = vocab_of(loci)
+    if info["genetic"] == "block":
+        genetic = empty_block_model(vocab, int(info["n_pairs"]))
+    else:
+        genetic = build_genetic_model(cfg.model, vocab, cfg.train.seed)
+    pred = CohortPredictor(genetic, len(info["covariates"]), bool(info["binary"]))
+    try:
+        pred.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise GenoattnError(f"model.safetensors does not match the run's config ({e})", p) \
+            from None
+    pred.eval()
+    metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() \
+        else {}
+    return Run(p, cfg, info, pred, loci, split_df["IID"].to_numpy(),
+               split_from_labels(split_df["split"].to_numpy()), metrics)
