@@ -177,8 +177,10 @@ def _plot(f: np.ndarray, truth: ActivationTruth, out_dir: Path) -> None:
     g = truth.g.reshape(len(f), truth.n_loci, a)
     g_centred = (g - g.mean(-1, keepdims=True)).reshape(f.shape)
     fig, axes = new_figure(ncols=2, width=4.4)
-    for ax, mat, title in ((axes[0], g_centred, "planted G (block-centred)"),
-                           (axes[1], centred, "learned C w (block-centred)")):
+    for ax, mat, title in (
+        (axes[0], g_centred, "planted G (block-centred)"),
+        (axes[1], centred, "learned C w (block-centred)"),
+    ):
         ax.imshow(mat, cmap="coolwarm", vmin=-1, vmax=1)
         ax.set_title(title)
         ax.set_xlabel("activator token n")

@@ -124,12 +124,15 @@ def sa_lin_per_entity(x, c, w):
 
 
 def invariant(table, c, w):
-    """F[m, n] = (e_m^T C e_n)(w^T e_n) in row coordinates: table (N, d), c (d, d), w (d,) -> (N, N)."""
+    """F[m, n] = (e_m^T C e_n)(w^T e_n): table (N, d), c (d, d), w (d,) -> (N, N)."""
     return (table @ c @ table.T) * (table @ w)[None, :]
 
 
 def readout_from_invariant(f, y):
-    """out_i = sum_{j != i} F[y_i, y_j]; f (N, N), y long (b, l) -> (b, l). Equals sa_lin_per_entity."""
+    """out_i = sum_{j != i} F[y_i, y_j]; f (N, N), y long (b, l) -> (b, l).
+
+    Equal to :func:`sa_lin_per_entity` on x = table[y], at O(b l^2) cost instead of O(b l d^2).
+    """
     pair = f[y[:, :, None], y[:, None, :]]  # (b, l, l)
     return pair.sum(-1) - pair.diagonal(dim1=1, dim2=2)
 

@@ -29,8 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from genoattn.bench.common import markdown_table, new_figure, save_figure, seed_everything
-from genoattn.bench.common import timer, write_outputs
+from genoattn.bench.common import (
+    markdown_table,
+    new_figure,
+    save_figure,
+    seed_everything,
+    timer,
+    write_outputs,
+)
 from genoattn.errors import GenoattnError, require_file
 
 VARIANTS = ("SA", "HFA", "HA")
@@ -57,8 +63,17 @@ class LMSettings:
     @classmethod
     def for_mode(cls, quick: bool) -> LMSettings:
         if quick:
-            return cls(d_model=48, heads=2, layers=1, context=32, batch=16, steps=200, seeds=1,
-                       max_bytes=200_000, val_windows=64)
+            return cls(
+                d_model=48,
+                heads=2,
+                layers=1,
+                context=32,
+                batch=16,
+                steps=200,
+                seeds=1,
+                max_bytes=200_000,
+                val_windows=64,
+            )
         return cls()
 
 
@@ -217,7 +232,7 @@ def train_and_eval(variant: str, data: np.ndarray, cfg: LMSettings, seed: int) -
 
 
 def unigram_perplexity(data: np.ndarray) -> float:
-    """Perplexity of the add-one byte unigram model of the training split on the validation split."""
+    """Validation perplexity of the add-one byte unigram model of the training split."""
     split = int(0.9 * len(data))
     counts = np.bincount(data[:split], minlength=256) + 1.0
     logp = np.log(counts / counts.sum())
@@ -271,8 +286,13 @@ def _plot(runs: dict[str, list[dict[str, Any]]], out_dir: Path) -> None:
     for variant, rs in runs.items():
         for i, r in enumerate(rs):
             steps, losses = zip(*r["loss_curve"], strict=True)
-            axes[0].plot(steps, losses, color=f"C{VARIANTS.index(variant)}",
-                         label=variant if i == 0 else None, alpha=0.8)
+            axes[0].plot(
+                steps,
+                losses,
+                color=f"C{VARIANTS.index(variant)}",
+                label=variant if i == 0 else None,
+                alpha=0.8,
+            )
     axes[0].set_xlabel("step")
     axes[0].set_ylabel("train cross-entropy (nats/byte)")
     axes[0].legend()

@@ -189,8 +189,9 @@ def _plot(results: dict[str, Any], cfg: RFSettings, out_dir: Path) -> None:
     for ax, kind in zip(axes, TARGETS, strict=True):
         for model in MODELS:
             c = results["curves"][kind][model]
-            ax.errorbar(cfg.sample_sizes, c["mean"], yerr=c["std"], marker="o", label=model,
-                        capsize=2)
+            ax.errorbar(
+                cfg.sample_sizes, c["mean"], yerr=c["std"], marker="o", label=model, capsize=2
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("training samples n")

@@ -45,8 +45,8 @@ def scan(
     from genoattn.config import DataConfig, QCConfig
     from genoattn.data.load import load_dataset
     from genoattn.errors import GenoattnError
-    from genoattn.interpret import clump as clump_mod
-    from genoattn.interpret import scan as scan_mod
+    from genoattn.interpret.clump import clump as run_clump
+    from genoattn.interpret.scan import scan as run_scan
     from genoattn.interpret.table import pair_table, write_table
 
     if not (vcf or bfile):
@@ -64,9 +64,9 @@ def scan(
     ds = load_dataset(cfg, progress=progress)
     if ds.binary:
         typer.echo("scan: case/control trait (0/1) tested with the linear model")
-    res = scan_mod.scan(ds, test.value, top=top, progress=progress)
+    res = run_scan(ds, test.value, top=top, progress=progress)
     if clump:
-        res = clump_mod.clump(res, ds.cohort, r2=clump_r2, window_kb=clump_kb)
+        res = run_clump(res, ds.cohort, r2=clump_r2, window_kb=clump_kb)
     stats = res.drop("idx_a", "idx_b")
     table = pair_table(ds.cohort.loci, res["idx_a"].to_numpy(), res["idx_b"].to_numpy(), stats)
     write_table(table, out)
