@@ -108,6 +108,10 @@ class SparseFitConfig:
     max_candidates: locus pairs admitted by screening. relax: relaxed-lasso factors tried.
     adaptive: exponent of the adaptive pair weights (1 / screening score). max_pair_r2: pairs of
         loci in LD above this are not screened in (their product mimics a main effect).
+    max_triples: 3-way candidates admitted (0: none; kind ha defaults to 200), searched as
+        extensions of the ``triple_seeds`` best pairs by every third locus.
+    min_state_count: genotype classes / residues seen in fewer training samples are pooled
+        with the mean (contrast 0).
     """
 
     n_lambda: int = 16
@@ -119,6 +123,9 @@ class SparseFitConfig:
     screen_block: int = 1024
     adaptive: float = 1.0
     max_pair_r2: float = 0.05
+    max_triples: int = 0
+    triple_seeds: int = 30
+    min_state_count: int = 10
 
     def __post_init__(self):
         self.relax = tuple(float(g) for g in self.relax)
@@ -158,8 +165,8 @@ class ModelConfig:
         _check(self.kind in MODEL_KINDS, "model.kind", f"one of {MODEL_KINDS}", self.kind)
         _check(self.fit in FIT_METHODS, "model.fit", f"one of {FIT_METHODS}", self.fit)
         if self.fit == "sparse":
-            _check(self.kind in ("sa", "additive"), "model.fit",
-                   "sgd or ridge for hfa / ha / rfa (sparse fits sa and additive)", self.fit)
+            _check(self.kind in ("sa", "ha", "additive"), "model.fit",
+                   "sgd or ridge for hfa / rfa (sparse fits sa, ha and additive)", self.fit)
         if self.fit == "ridge":
             _check(self.kind == "rfa", "model.fit", "ridge only with kind rfa", self.kind)
         _check(self.rank >= 0, "model.rank", ">= 0", self.rank)

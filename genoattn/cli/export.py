@@ -37,21 +37,15 @@ def export(
     from genoattn.data.load import load_dataset
     from genoattn.errors import GenoattnError
     from genoattn.interpret import plots as plot
-    from genoattn.interpret.export import export_pairs
+    from genoattn.interpret.export import export_pairs, export_triples
     from genoattn.interpret.table import write_table
     from genoattn.system.rundir import load_run
 
     cfg = ExportConfig(order=order, top=top, clump_r2=clump_r2, clump_kb=clump_kb,
                        test=test.value)
     r = load_run(run)
-    if order == 3:
-        from genoattn.interpret.triples import export_triples
-
-        ds = load_dataset(r.cfg.data, progress=progress, log=typer.echo)
-        res = export_triples(r, ds, cfg, log=typer.echo)
-    else:
-        ds = load_dataset(r.cfg.data, progress=progress, log=typer.echo)
-        res = export_pairs(r, ds, cfg, log=typer.echo)
+    ds = load_dataset(r.cfg.data, progress=progress, log=typer.echo)
+    res = (export_triples if order == 3 else export_pairs)(r, ds, cfg, log=typer.echo)
     if plots is not None:
         try:
             plots.mkdir(parents=True, exist_ok=True)
@@ -66,9 +60,10 @@ def export(
                f"{alleles}")
     if plots is not None:
         loci = ds.cohort.loci
-        labels = [(loci["states"][int(a)].to_list(), loci["states"][int(b)].to_list())
-                  for a, b in res.pairs[:, :2]]
-        plot.heatmaps(res.table, res.tables, labels, plots / "top_pairs.png")
+        if order == 2:
+            labels = [(loci["states"][int(a)].to_list(), loci["states"][int(b)].to_list())
+                      for a, b in res.pairs]
+            plot.heatmaps(res.table, res.tables, labels, plots / "top_pairs.png")
         plot.manhattan(res.scores_by_locus, plots / "score_by_position.png")
         hist = pl.read_csv(r.path / "history.tsv", separator="\t")
         plot.training_curve(hist, plots / "training_curve.png")

@@ -24,6 +24,11 @@ def fit(
                                                     "HyperFeatureAttention; ha: HyperAttention; "
                                                     "rfa: random-feature attention; additive: "
                                                     "baseline.")] = o.ModelKind.sa,
+    method: Annotated[o.FitMethod | None, typer.Option(
+        "--fit", help="sparse: convex group-lasso fit of the attention invariant with screening "
+                      "and validation-chosen penalties (sa, ha, additive; the default); sgd: "
+                      "Lightning/AdamW with early stopping (all models); ridge: closed form "
+                      "(rfa).")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML preset with data / model / train "
                                                      "sections (configs/*.yaml); command-line "
                                                      "inputs override its data section.")] = None,
@@ -46,10 +51,10 @@ def fit(
     raw_model = dict(raw.get("model") or {})
     if config is None or "kind" not in raw_model or model != o.ModelKind.sa:
         raw_model["kind"] = model.value
-    if raw_model["kind"] in ("hfa", "ha") and "fit" not in raw_model:
-        raw_model["fit"] = "sgd"
-    if raw_model["kind"] == "rfa" and "fit" not in raw_model:
-        raw_model["fit"] = "ridge"
+    if method is not None:
+        raw_model["fit"] = method.value
+    elif "fit" not in raw_model:
+        raw_model["fit"] = {"hfa": "sgd", "rfa": "ridge"}.get(raw_model["kind"], "sparse")
     raw_train = dict(raw.get("train") or {})
     if seed is not None:
         raw_train["seed"] = seed

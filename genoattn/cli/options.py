@@ -35,6 +35,12 @@ class ModelKind(str, Enum):
     additive = "additive"
 
 
+class FitMethod(str, Enum):
+    sparse = "sparse"
+    sgd = "sgd"
+    ridge = "ridge"
+
+
 def data_config(vcf: Path | None, bfile: str | None, fasta: Path | None, pheno: Path | None,
                 trait: str | None, covar: Path | None, alphabet: str | None, maf: float,
                 geno: float, mind: float, need_pheno: bool = True) -> DataConfig:

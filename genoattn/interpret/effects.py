@@ -35,6 +35,26 @@ def fanova_pure(e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor) -> torch.Te
     return e - row - col + grand
 
 
+def fanova_pure3(e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor,
+                 pc: torch.Tensor) -> torch.Tensor:
+    """Pure 3-way part of tables e (..., m, m, m): centre along each axis under its frequencies.
+
+    Centring every axis (E -> E - E p along that axis) removes the grand mean, all main effects
+    and all pairwise parts at once: the functional-ANOVA projection for independent loci.
+    """
+    out = e - (e * pa[..., :, None, None]).sum(-3, keepdim=True)
+    out = out - (out * pb[..., None, :, None]).sum(-2, keepdim=True)
+    return out - (out * pc[..., None, None, :]).sum(-1, keepdim=True)
+
+
+def interaction_variance3(e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor,
+                          pc: torch.Tensor) -> torch.Tensor:
+    """Variance of the pure 3-way part, shape (...)."""
+    pure = fanova_pure3(e, pa, pb, pc)
+    w = pa[..., :, None, None] * pb[..., None, :, None] * pc[..., None, None, :]
+    return (w * pure**2).sum((-1, -2, -3))
+
+
 def interaction_variance(e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor) -> torch.Tensor:
     """Variance of the pure interaction part, shape (...): sum p_a p_b pure^2."""
     pure = fanova_pure(e, pa, pb)

@@ -22,14 +22,17 @@ from genoattn.config import ExportConfig
 from genoattn.contract import Dataset
 from genoattn.errors import GenoattnError
 from genoattn.interpret.clump import clump
-from genoattn.interpret.confirm import confirm_pairs
+from genoattn.interpret.confirm import confirm_pairs, confirm_triples
 from genoattn.interpret.effects import (
     PairTables,
     fanova_pure,
+    fanova_pure3,
     interaction_variance,
+    interaction_variance3,
     state_frequencies,
 )
-from genoattn.interpret.table import pair_table
+from genoattn.interpret.table import pair_table, triple_table
+from genoattn.models.block_sa import BlockSALin
 from genoattn.system.rundir import Run
 
 
@@ -38,9 +41,9 @@ class Export:
     """The ranked table, the allele-level long table and what the plots need."""
 
     table: pl.DataFrame
-    pairs: np.ndarray  # (k, 2) locus indices of the rows of ``table``
+    pairs: np.ndarray  # (k, order) locus indices of the rows of ``table``
     alleles: pl.DataFrame
-    tables: np.ndarray  # (k, m, m) pure interaction tables of the rows of ``table``
+    tables: np.ndarray  # (k, m, m[, m]) pure interaction tables of the rows of ``table``
     scores_by_locus: pl.DataFrame  # best score of each locus (for the position plot)
 
 
@@ -82,16 +85,80 @@ def rank_pairs(tables: PairTables, freq: torch.Tensor, scale: float, keep: int,
     return best_p[o][ok], best_s[o][ok]
 
 
-def export_pairs(run: Run, ds: Dataset, cfg: ExportConfig,
-                 log: Callable[[str], None] = print) -> Export:
-    """Ranked, clumped, held-out-confirmed pair table of a run."""
+def _frequencies(run: Run, ds: Dataset) -> torch.Tensor:
+    """(l, m) state frequencies of the run's training samples; checks the loci still match."""
     if ds.cohort.loci["id"].to_list() != run.loci["id"].to_list():
         raise GenoattnError("the run's input no longer gives the loci it was fit on (input or "
                             "QC changed since `genoattn fit`)", run.path)
     n_states = run.loci["n_states"].to_numpy()
     tr_rows = _rows(run, ds, "train")
-    freq = torch.as_tensor(state_frequencies(np.asarray(ds.cohort.states[tr_rows]), n_states),
+    return torch.as_tensor(state_frequencies(np.asarray(ds.cohort.states[tr_rows]), n_states),
                            dtype=torch.float32)
+
+
+def _confirmed(run: Run, ds: Dataset, ranked: pl.DataFrame, tuples: np.ndarray,
+               cfg: ExportConfig) -> pl.DataFrame:
+    """Ranked rows + held-out test columns (heldout_effect, _se, _stat, _p, _n, _df1, _df2)."""
+    test_rows = _rows(run, ds, "test")
+    if len(test_rows) == 0:
+        raise GenoattnError("the run has no test samples to confirm interactions on "
+                            "(fit with train.test_fraction > 0)", run.path)
+    fn = confirm_pairs if tuples.shape[1] == 2 else confirm_triples
+    conf = fn(ds, tuples, rows=test_rows, test=cfg.test)
+    conf = conf.select([c for c in conf.columns if not c.startswith("idx_")])
+    conf = conf.rename({c: f"heldout_{c}" for c in conf.columns})
+    keep = [c for c in ranked.columns if not c.startswith("idx_")]
+    return pl.concat([ranked.select(keep).with_row_index("rank", offset=1), conf],
+                     how="horizontal")
+
+
+def export_triples(run: Run, ds: Dataset, cfg: ExportConfig,
+                   log: Callable[[str], None] = print) -> Export:
+    """Ranked, clumped, held-out-confirmed 3-way table of a run with order-3 blocks."""
+    genetic = run.predictor.genetic
+    if not isinstance(genetic, BlockSALin) or genetic.triples.shape[0] == 0:
+        raise GenoattnError("export --order 3: this run holds no 3-way interaction blocks; fit "
+                            "--model ha (sparse HyperAttention) to learn them", run.path)
+    freq = _frequencies(run, ds)
+    y_std = float(run.predictor.y_std)
+    trip = np.sort(genetic.triples.cpu().numpy(), axis=1)
+    order = np.argsort(genetic.triples.cpu().numpy(), axis=1)
+    # tables follow the stored locus order; permute their axes to the sorted order
+    e = torch.stack([t.permute(*o.tolist()) for t, o in zip(genetic.triple_tables, order,
+                                                             strict=True)]) * y_std
+    fa, fb, fc = freq[trip[:, 0]], freq[trip[:, 1]], freq[trip[:, 2]]
+    scores = interaction_variance3(e, fa, fb, fc).numpy()
+    o = np.argsort(-scores, kind="stable")
+    trip, scores, e = trip[o], scores[o], e[o]
+    log(f"export: {len(trip)} triples with a non-zero 3-way block")
+    ranked = pl.DataFrame({"idx_a": trip[:, 0], "idx_b": trip[:, 1], "idx_c": trip[:, 2],
+                           "score": scores})
+    ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
+    tuples = ranked.select("idx_a", "idx_b", "idx_c").to_numpy().reshape(-1, 3)
+    stats = _confirmed(run, ds, ranked, tuples, cfg)
+    table = triple_table(ds.cohort.loci, tuples[:, 0], tuples[:, 1], tuples[:, 2], stats)
+    pos = {tuple(t): i for i, t in enumerate(trip.tolist())}
+    sel = [pos[tuple(t)] for t in tuples.tolist()]
+    pure = fanova_pure3(e[sel], fa[o][sel], fb[o][sel], fc[o][sel]).numpy()
+    alleles = _allele_table(ds, tuples, pure)
+    by_locus = _by_locus(ds, trip, scores)
+    return Export(table, tuples, alleles, pure, by_locus)
+
+
+def _by_locus(ds: Dataset, tuples: np.ndarray, scores: np.ndarray) -> pl.DataFrame:
+    """Best score of every locus that appears in a scored tuple, with its position."""
+    by_locus = pl.DataFrame({"idx": tuples.T.reshape(-1),
+                             "score": np.tile(scores, tuples.shape[1])}) \
+        .group_by("idx").agg(pl.col("score").max()).sort("idx")
+    return pl.concat([by_locus, ds.cohort.loci[by_locus["idx"].to_list()]
+                      .select("chrom", "pos", "id")], how="horizontal")
+
+
+def export_pairs(run: Run, ds: Dataset, cfg: ExportConfig,
+                 log: Callable[[str], None] = print) -> Export:
+    """Ranked, clumped, held-out-confirmed pair table of a run."""
+    freq = _frequencies(run, ds)
+    n_states = run.loci["n_states"].to_numpy()
     pred = run.predictor
     scale = float(pred.y_std) ** 2
     tables = PairTables(pred.genetic, n_states)
@@ -100,26 +167,13 @@ def export_pairs(run: Run, ds: Dataset, cfg: ExportConfig,
     ranked = pl.DataFrame({"idx_a": cand[:, 0], "idx_b": cand[:, 1], "score": scores})
     ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
     pairs = ranked.select("idx_a", "idx_b").to_numpy().reshape(-1, 2)
-    test_rows = _rows(run, ds, "test")
-    if len(test_rows) == 0:
-        raise GenoattnError("the run has no test samples to confirm interactions on "
-                            "(fit with train.test_fraction > 0)", run.path)
-    conf = confirm_pairs(ds, pairs, rows=test_rows, test=cfg.test)
-    conf = conf.select([c for c in conf.columns if c not in ("idx_a", "idx_b")])
-    conf = conf.rename({c: f"heldout_{c}" for c in conf.columns})
-    stats = pl.concat([ranked.drop("idx_a", "idx_b").with_row_index("rank", offset=1), conf],
-                      how="horizontal")
+    stats = _confirmed(run, ds, ranked, pairs, cfg)
     table = pair_table(ds.cohort.loci, pairs[:, 0], pairs[:, 1], stats)
     e = tables.pairs(pairs) * float(pred.y_std)
     pure = fanova_pure(e, freq[pairs[:, 0]], freq[pairs[:, 1]]).numpy() if len(pairs) \
         else np.zeros((0, 1, 1))
     alleles = _allele_table(ds, pairs, pure)
-    by_locus = pl.DataFrame({"idx": np.concatenate([cand[:, 0], cand[:, 1]]),
-                             "score": np.concatenate([scores, scores])}) \
-        .group_by("idx").agg(pl.col("score").max()).sort("idx")
-    by_locus = pl.concat([by_locus, ds.cohort.loci[by_locus["idx"].to_list()]
-                          .select("chrom", "pos", "id")], how="horizontal")
-    return Export(table, pairs, alleles, pure, by_locus)
+    return Export(table, pairs, alleles, pure, _by_locus(ds, cand, scores))
 
 
 def _rows(run: Run, ds: Dataset, split: str) -> np.ndarray:
@@ -128,16 +182,23 @@ def _rows(run: Run, ds: Dataset, split: str) -> np.ndarray:
     return np.flatnonzero(np.isin(ds.cohort.samples.astype(str), list(ids)))
 
 
-def _allele_table(ds: Dataset, pairs: np.ndarray, pure: np.ndarray) -> pl.DataFrame:
-    """One row per (pair, state_a, state_b) with the pure interaction effect (trait units)."""
+def _allele_table(ds: Dataset, tuples: np.ndarray, pure: np.ndarray) -> pl.DataFrame:
+    """One row per (tuple, state combination) with its pure interaction effect (trait units)."""
+    import itertools
+
     loci = ds.cohort.loci
     ids = loci["id"].to_list()
     labels = loci["states"].to_list()
+    sfx = "abc"[: tuples.shape[1]]
     rows = []
-    for r, ((a, b), t) in enumerate(zip(pairs.tolist(), pure, strict=True), start=1):
-        for g, sa in enumerate(labels[a]):
-            for h, sb in enumerate(labels[b]):
-                rows.append((r, ids[a], sa, ids[b], sb, float(t[g, h])))
-    return pl.DataFrame(rows, schema={"rank": pl.Int64, "id_a": pl.String, "state_a": pl.String,
-                                      "id_b": pl.String, "state_b": pl.String,
-                                      "interaction_effect": pl.Float64}, orient="row")
+    for r, (t, tab) in enumerate(zip(tuples.tolist(), pure, strict=True), start=1):
+        for combo in itertools.product(*[range(len(labels[x])) for x in t]):
+            row = [r]
+            for x, g in zip(t, combo, strict=True):
+                row += [ids[x], labels[x][g]]
+            rows.append((*row, float(tab[combo])))
+    schema = {"rank": pl.Int64}
+    for c in sfx:
+        schema |= {f"id_{c}": pl.String, f"state_{c}": pl.String}
+    schema["interaction_effect"] = pl.Float64
+    return pl.DataFrame(rows, schema=schema, orient="row")

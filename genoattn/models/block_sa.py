@@ -11,6 +11,10 @@ diagonal and k locus-pair blocks, the sum costs O(l + k) per sample:
 Each stored pair table holds A[(a,g),(b,h)] + A[(b,h),(a,g)] (both orders of the pair), so
 ``to_dense`` returns an A that puts the whole table in the (a, b) block and zero in (b, a). The
 padding token (missing call) has diag 0 and state -1, so it contributes nothing.
+
+Optional order-3 blocks make it the HyperAttention invariant (same paper, order-3 tensor
+attention) restricted to a few locus triples: table_abc[state_a, state_b, state_c] holds the sum
+over the orderings of (a, b, c) of A_ijk V_jk.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class BlockSALin(nn.Module):
         token_state: shape (s,), int64 local state of each token (-1 for padding).
         pairs: shape (k, 2), int64 locus indices (a, b).
         tables: shape (k, m, m), interaction table of each pair over (state_a, state_b).
+        triples: shape (k3, 3), int64 locus indices (optional).
+        triple_tables: shape (k3, m, m, m) (optional).
     """
 
     def __init__(
@@ -35,8 +41,16 @@ class BlockSALin(nn.Module):
         token_state: torch.Tensor,
         pairs: torch.Tensor,
         tables: torch.Tensor,
+        triples: torch.Tensor | None = None,
+        triple_tables: torch.Tensor | None = None,
     ):
         super().__init__()
+        m = tables.shape[-1] if tables.ndim == 3 else 1
+        if triples is None:
+            triples = torch.zeros((0, 3), dtype=torch.int64)
+            triple_tables = torch.zeros((0, m, m, m))
+        self.register_buffer("triples", triples.clone().long().reshape(-1, 3))
+        self.register_buffer("triple_tables", triple_tables.clone())
         self.register_buffer("diag", diag.clone())
         self.register_buffer("token_state", token_state.clone().long())
         self.register_buffer("pairs", pairs.clone().long().reshape(-1, 2))
@@ -45,15 +59,17 @@ class BlockSALin(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (b, l) int64 -> (b,) genetic score."""
         y = self.diag[tokens].sum(dim=1)  # (b,)
-        k = self.pairs.shape[0]
-        if k == 0:
-            return y
-        sa = self.token_state[tokens[:, self.pairs[:, 0]]]  # (b, k)
-        sb = self.token_state[tokens[:, self.pairs[:, 1]]]  # (b, k)
-        ok = (sa >= 0) & (sb >= 0)
-        pidx = torch.arange(k, device=tokens.device).expand_as(sa)
-        v = self.tables[pidx, sa.clamp(min=0), sb.clamp(min=0)]  # (b, k)
-        return y + torch.where(ok, v, torch.zeros_like(v)).sum(dim=1)
+        for loci, tables in ((self.pairs, self.tables), (self.triples, self.triple_tables)):
+            k = loci.shape[0]
+            if k == 0:
+                continue
+            st = self.token_state[tokens[:, loci]]  # (b, k, order)
+            ok = (st >= 0).all(dim=-1)  # (b, k)
+            idx = (torch.arange(k, device=tokens.device).expand(st.shape[:2]),
+                   *st.clamp(min=0).unbind(-1))
+            v = tables[idx]  # (b, k)
+            y = y + torch.where(ok, v, torch.zeros_like(v)).sum(dim=1)
+        return y
 
     def to_dense(self, offsets: torch.Tensor, n_states: torch.Tensor) -> torch.Tensor:
         """Dense A (s, s) with the same predictions under full SA_lin (only for small |S|).

@@ -86,10 +86,11 @@ def build_genetic_model(cfg: ModelConfig, vocab: Vocab, seed: int = 0) -> nn.Mod
     raise AssertionError(cfg.kind)
 
 
-def empty_block_model(vocab: Vocab, n_pairs: int) -> BlockSALin:
+def empty_block_model(vocab: Vocab, n_pairs: int, n_triples: int = 0) -> BlockSALin:
     """A BlockSALin of the right shapes, to load saved tensors into."""
     m = vocab.max_states
     return BlockSALin(
         torch.zeros(vocab.size), torch.as_tensor(vocab.token_state),
         torch.zeros((n_pairs, 2), dtype=torch.int64), torch.zeros((n_pairs, m, m)),
+        torch.zeros((n_triples, 3), dtype=torch.int64), torch.zeros((n_triples, m, m, m)),
     )

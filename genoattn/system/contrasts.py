@@ -46,12 +46,16 @@ class Contrasts:
         return self.table[tokens]
 
 
-def fit_contrasts(states: np.ndarray, n_states: np.ndarray, eps: float = 1e-6) -> Contrasts:
+def fit_contrasts(states: np.ndarray, n_states: np.ndarray, min_count: int = 0,
+                  eps: float = 1e-6) -> Contrasts:
     """Build centred, whitened indicator contrasts from training samples.
 
     Args:
         states: shape (n, l), int8, local states of the training samples (MISSING = -1).
         n_states: shape (l,), number of states of each locus.
+        min_count: states seen in fewer training samples are treated as unseen (contrast 0, the
+            mean): whitening a state carried by a handful of samples gives it huge contrast
+            values, whose products dominate interaction screening by chance.
     """
     n, l = states.shape
     n_states = np.asarray(n_states, dtype=np.int64)
@@ -60,6 +64,7 @@ def fit_contrasts(states: np.ndarray, n_states: np.ndarray, eps: float = 1e-6) -
     counts = np.zeros((l, kmax), dtype=np.float64)
     for k in range(kmax):
         counts[:, k] = (states == k).sum(axis=0)
+    counts[counts < min_count] = 0
     order = np.argsort(-counts, axis=1, kind="stable")  # reference state = most common
     n_obs = (counts > 0).sum(axis=1)
     d = max(int(n_obs.max()) - 1, 1) if l else 1

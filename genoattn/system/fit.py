@@ -102,14 +102,24 @@ def block_model(fit: SparseFit, contrasts_table: np.ndarray, vocab: Vocab) -> Bl
     diag[real] = (contrasts_table[real] * fit.main_beta[tl[real]]).sum(1)
     m = vocab.max_states
     offsets = np.concatenate([[0], np.cumsum(vocab.n_states)[:-1]])
+
+    def z(a):  # (k_a, d) contrast vectors of locus a's states
+        return contrasts_table[offsets[a] + 1 : offsets[a] + 1 + vocab.n_states[a]]
+
     tables = np.zeros((len(fit.pairs), m, m), dtype=np.float64)
     for p, ((a, b), beta) in enumerate(zip(fit.pairs, fit.pair_beta, strict=True)):
-        za = contrasts_table[offsets[a] + 1 : offsets[a] + 1 + vocab.n_states[a]]  # (ka, d)
-        zb = contrasts_table[offsets[b] + 1 : offsets[b] + 1 + vocab.n_states[b]]  # (kb, d)
+        za, zb = z(a), z(b)
         tables[p, : len(za), : len(zb)] = za @ beta @ zb.T
-    return BlockSALin(torch.as_tensor(diag, dtype=torch.float32), torch.as_tensor(ts),
+    t3 = np.zeros((len(fit.triples), m, m, m), dtype=np.float64)
+    for p, ((a, b, c), beta) in enumerate(zip(fit.triples, fit.triple_beta, strict=True)):
+        za, zb, zc = z(a), z(b), z(c)
+        t3[p, : len(za), : len(zb), : len(zc)] = np.einsum("gu,hv,kw,uvw->ghk", za, zb, zc, beta)
+    f32 = torch.float32
+    return BlockSALin(torch.as_tensor(diag, dtype=f32), torch.as_tensor(ts),
                       torch.as_tensor(np.asarray(fit.pairs).reshape(-1, 2)),
-                      torch.as_tensor(tables, dtype=torch.float32))
+                      torch.as_tensor(tables, dtype=f32),
+                      torch.as_tensor(np.asarray(fit.triples).reshape(-1, 3)),
+                      torch.as_tensor(t3, dtype=f32))
 
 
 def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
@@ -117,7 +127,8 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
     ds, split = prep.ds, prep.split
     dev = device_of(accelerator)
     tr, va = split["train"], split["val"]
-    contrasts = fit_contrasts(np.asarray(ds.cohort.states[tr]), prep.vocab.n_states)
+    contrasts = fit_contrasts(np.asarray(ds.cohort.states[tr]), prep.vocab.n_states,
+                              mcfg.sparse.min_state_count)
     table = torch.as_tensor(contrasts.table)
 
     def z(rows):  # (n, l, d) contrast vectors of the rows
@@ -129,6 +140,8 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
     scfg = copy.deepcopy(mcfg.sparse)
     if mcfg.kind == "additive":
         scfg.max_candidates = 0
+    if mcfg.kind == "ha" and scfg.max_triples == 0:
+        scfg.max_triples = 200
     loss = "logistic" if ds.binary else "mse"
     sol = fit_sparse_sa(z(tr), t(prep.y[tr]), t(prep.cov[tr]), z(va), t(prep.y[va]),
                         t(prep.cov[va]), contrasts, loss, scfg, log)
@@ -140,7 +153,8 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
     selection = pl.DataFrame(sol.trace)
     history = selection.with_row_index("step").select(
         "step", pl.col("stage"), pl.col("val_loss"))
-    info = {"genetic": "block", "n_pairs": int(len(sol.pairs))}
+    info = {"genetic": "block", "n_pairs": int(len(sol.pairs)),
+            "n_triples": int(len(sol.triples))}
     return pred, history, selection, info
 
 

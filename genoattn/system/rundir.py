@@ -125,7 +125,7 @@ def load_run(run_dir: str | Path) -> Run:
         raise GenoattnError(f"unknown run format {info.get('format')!r}, expected {FORMAT}", p)
     vocab = vocab_of(loci)
     if info["genetic"] == "block":
-        genetic = empty_block_model(vocab, int(info["n_pairs"]))
+        genetic = empty_block_model(vocab, int(info["n_pairs"]), int(info.get("n_triples", 0)))
     else:
         genetic = build_genetic_model(cfg.model, vocab, cfg.train.seed)
     pred = CohortPredictor(genetic, len(info["covariates"]), bool(info["binary"]))

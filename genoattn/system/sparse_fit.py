@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from genoattn.config import SparseFitConfig
-from genoattn.system.contrasts import Contrasts, pair_features
+from genoattn.system.contrasts import Contrasts
 from genoattn.system.group_lasso import (
     lambda_max,
     loss_value,
@@ -43,6 +43,8 @@ class SparseFit:
     main_beta: (l, d) contrast coefficients of each locus's main-effect group.
     pairs: (k, 2) locus indices of the pair groups kept in the model (a < b).
     pair_beta: (k, d, d) coefficients of z_a (x) z_b.
+    triples: (k3, 3) locus indices of the 3-way groups kept (order-3 HyperAttention blocks).
+    triple_beta: (k3, d, d, d) coefficients of z_a (x) z_b (x) z_c.
     cov_beta: (c,); intercept: scalar (in the units of the standardised trait).
     trace: list of dicts (stage, lambda, gamma, val_loss, n_pairs, n_main).
     """
@@ -53,6 +55,8 @@ class SparseFit:
     cov_beta: np.ndarray
     intercept: float
     trace: list[dict]
+    triples: np.ndarray
+    triple_beta: np.ndarray
 
 
 def _lambda_grid(lmax: float, cfg: SparseFitConfig) -> list[float]:
@@ -63,7 +67,8 @@ def screen_pairs(
     z: torch.Tensor, resid: torch.Tensor, n_active: np.ndarray, k: int, block: int = 1024,
     max_r2: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k locus pairs by the per-df group score ||Z_ab^T r||^2 / (n df_ab).
+    """Top-k locus pairs by the per-df score (1/df) sum_uv (w_uv^T r)^2 / ||w_uv||^2 with
+    w_uv = z_au z_bv: each term is a 1-df score statistic (times the residual variance).
 
     Pairs of loci in linkage disequilibrium are skipped (largest squared correlation between
     their contrasts > ``max_r2``): the product of two correlated loci mimics a haplotype or main
@@ -79,6 +84,7 @@ def screen_pairs(
     if k == 0 or l < 2:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
     zr = z * resid[:, None, None]  # (n, l, d)
+    z2 = z * z  # (n, l, d): for the squared norms of the product columns
     act = torch.as_tensor(n_active, dtype=z.dtype, device=z.device)
     best_s = torch.empty(0, dtype=z.dtype, device=z.device)
     best_i = torch.empty((0, 2), dtype=torch.int64, device=z.device)
@@ -89,14 +95,16 @@ def screen_pairs(
             s = torch.zeros(a1 - a0, b1 - b0, dtype=z.dtype, device=z.device)
             ld = torch.zeros_like(s)
             zb = z[:, b0:b1, :].reshape(n, -1)  # (n, lb*d)
+            zb2 = z2[:, b0:b1, :].reshape(n, -1)
             for u in range(d):
                 # (n, la)^T (n, d*lb): all v at once
                 m = zr[:, a0:a1, u].T @ zb
-                s += (m.reshape(a1 - a0, b1 - b0, d) ** 2).sum(-1)
+                norm2 = z2[:, a0:a1, u].T @ zb2
+                s += (m**2 / torch.clamp(norm2, min=1e-12)).reshape(a1 - a0, b1 - b0, d).sum(-1)
                 c = (z[:, a0:a1, u].T @ zb / n).reshape(a1 - a0, b1 - b0, d)
                 ld = torch.maximum(ld, (c**2).amax(-1))
             df = act[a0:a1, None] * act[None, b0:b1]
-            s = torch.where(df > 0, s / (n * torch.clamp(df, min=1)), torch.zeros_like(s))
+            s = torch.where(df > 0, s / torch.clamp(df, min=1), torch.zeros_like(s))
             ia = torch.arange(a0, a1, device=z.device)[:, None]
             ib = torch.arange(b0, b1, device=z.device)[None, :]
             s = torch.where((ib > ia) & (ld <= max_r2), s, torch.full_like(s, -1.0))
@@ -115,51 +123,120 @@ def screen_pairs(
     return best_i[ok].cpu().numpy(), best_s[ok].cpu().numpy()
 
 
-class _Design:
-    """Columns [covariates | main (l*d) | pairs (k*d*d)] with their groups and weights."""
+def screen_triples(
+    z: torch.Tensor, resid: torch.Tensor, n_active: np.ndarray, seeds: np.ndarray, k: int,
+    max_r2: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k triples (a, b, c) that extend a seed pair (a, b) by any third locus c.
 
-    def __init__(self, z, cov, pairs, n_active, pair_scale=None):
+    Score: the per-df sum of normalised 1-df score statistics, as for pairs. Searching seed pairs x all loci costs
+    O(k_seed l) triples instead of O(l^3); 3-way effects that leave no trace in any pair are found
+    only when their pair is among the seeds (weak heredity). Loci in LD with a or b are skipped.
+
+    Args:
+        z: (n, l, d) training contrasts; resid: (n,); seeds: (k_seed, 2) pairs.
+    Returns: triples (k, 3) sorted within each row, scores (k,), best first.
+    """
+    n, l, d = z.shape
+    if k == 0 or len(seeds) == 0 or l < 3:
+        return np.zeros((0, 3), dtype=np.int64), np.zeros(0)
+    zf = z.reshape(n, l * d)
+    zf2 = zf * zf
+    act = np.asarray(n_active, dtype=np.float64)
+    best: dict[tuple[int, int, int], float] = {}
+    for a, b in np.asarray(seeds).tolist():
+        w = (z[:, a, :, None] * z[:, b, None, :]).reshape(n, d * d)  # (n, d^2)
+        m = ((w * resid[:, None]).T @ zf).reshape(d * d, l, d)  # (d^2, l, d)
+        norm2 = ((w * w).T @ zf2).reshape(d * d, l, d)
+        sc = (m**2 / torch.clamp(norm2, min=1e-12)).sum((0, 2))  # (l,)
+        df = act[a] * act[b] * act
+        sc = torch.where(torch.as_tensor(df > 0, device=z.device),
+                         sc / torch.as_tensor(np.maximum(df, 1), dtype=sc.dtype, device=z.device),
+                         torch.zeros_like(sc))
+        ld = torch.maximum(((z[:, a].T @ zf / n).reshape(d, l, d) ** 2).amax((0, 2)),
+                           ((z[:, b].T @ zf / n).reshape(d, l, d) ** 2).amax((0, 2)))
+        sc[(ld > max_r2)] = -1.0
+        sc[[a, b]] = -1.0
+        top = torch.topk(sc, min(k, l))
+        for c, v in zip(top.indices.tolist(), top.values.tolist(), strict=True):
+            if v > 0:
+                key = tuple(sorted((a, b, c)))
+                best[key] = max(best.get(key, 0.0), v)
+    items = sorted(best.items(), key=lambda kv: -kv[1])[:k]
+    if not items:
+        return np.zeros((0, 3), dtype=np.int64), np.zeros(0)
+    return (np.array([t for t, _ in items], dtype=np.int64),
+            np.array([v for _, v in items], dtype=np.float64))
+
+
+def tuple_features(z: torch.Tensor, tuples: np.ndarray) -> torch.Tensor:
+    """shape (n, k * d^m): row-wise Kronecker products z_a (x) z_b (x) ... of k m-tuples.
+
+    The index of (u, v, w) within a tuple's block is (u * d + v) * d + w.
+    """
+    n, l, d = z.shape
+    k, m = tuples.shape
+    out = z[:, torch.as_tensor(tuples[:, 0], device=z.device)]  # (n, k, d)
+    for j in range(1, m):
+        nxt = z[:, torch.as_tensor(tuples[:, j], device=z.device)]  # (n, k, d)
+        out = (out[:, :, :, None] * nxt[:, :, None, :]).reshape(n, k, -1)
+    return out.reshape(n, -1)
+
+
+class _Design:
+    """Columns [covariates | main (l*d) | pairs (k2*d^2) | triples (k3*d^3)], groups, weights."""
+
+    def __init__(self, z, cov, pairs, n_active, pair_scale=None, triples=None,
+                 triple_scale=None):
         n, l, d = z.shape
         c = cov.shape[1]
+        triples = np.zeros((0, 3), dtype=np.int64) if triples is None else triples
         self.l, self.d, self.c = l, d, c
-        self.pairs = pairs
+        self.pairs, self.triples = pairs, triples
+        self.n_active = n_active
         parts = [cov, z.reshape(n, l * d)]
         if len(pairs):
-            pa = torch.as_tensor(pairs[:, 0], device=z.device)
-            pb = torch.as_tensor(pairs[:, 1], device=z.device)
-            parts.append(pair_features(z[:, pa], z[:, pb]).reshape(n, -1))
+            parts.append(tuple_features(z, pairs))
+        if len(triples):
+            parts.append(tuple_features(z, triples))
         self.x = torch.cat(parts, dim=1)
         dev = z.device
-        self.blocks = [(c, 1), (l, d), (len(pairs), d * d)]
+        k2, k3 = len(pairs), len(triples)
+        self.blocks = [(c, 1), (l, d), (k2, d**2), (k3, d**3)]
         # group index of every column (for selecting whole groups)
         self.groups = torch.cat([
             torch.arange(c, device=dev),
             c + torch.arange(l, device=dev).repeat_interleave(d),
-            c + l + torch.arange(len(pairs), device=dev).repeat_interleave(d * d),
+            c + l + torch.arange(k2, device=dev).repeat_interleave(d**2),
+            c + l + k2 + torch.arange(k3, device=dev).repeat_interleave(d**3),
         ])
         act = np.asarray(n_active, dtype=np.float64)
         w_main = np.sqrt(act)
-        w_pair = np.sqrt(act[pairs[:, 0]] * act[pairs[:, 1]]) if len(pairs) else np.zeros(0)
+        w_pair = np.sqrt(act[pairs].prod(1)) if k2 else np.zeros(0)
+        w_trip = np.sqrt(act[triples].prod(1)) if k3 else np.zeros(0)
         if pair_scale is not None:
             w_pair = w_pair * pair_scale
+        if triple_scale is not None:
+            w_trip = w_trip * triple_scale
         self.w_main = torch.as_tensor(w_main, dtype=z.dtype, device=dev)
-        self.w_pair = torch.as_tensor(w_pair, dtype=z.dtype, device=dev)
-        self.n_groups = c + l + len(pairs)
+        self.w_pair = torch.as_tensor(np.r_[w_pair, w_trip], dtype=z.dtype, device=dev)
+        self.n_groups = c + l + k2 + k3
 
     def penalty(self, lam_main: float, lam_pair: float) -> torch.Tensor:
+        """Per-group penalties: covariates free, main effects lam_main, interactions lam_pair."""
         zc = torch.zeros(self.c, dtype=self.w_main.dtype, device=self.w_main.device)
         return torch.cat([zc, lam_main * self.w_main, lam_pair * self.w_pair])
 
     def rows(self, z, cov) -> torch.Tensor:
         """Design matrix of other samples (validation) with the same columns."""
-        return _Design(z, cov, self.pairs, np.ones(self.l)).x
+        return _Design(z, cov, self.pairs, self.n_active, triples=self.triples).x
 
     def split(self, beta: torch.Tensor):
         c, l, d = self.c, self.l, self.d
-        cov_b = beta[:c]
-        main_b = beta[c : c + l * d].reshape(l, d)
-        pair_b = beta[c + l * d :].reshape(len(self.pairs), d, d)
-        return cov_b, main_b, pair_b
+        k2, k3 = len(self.pairs), len(self.triples)
+        o = [0, c, c + l * d, c + l * d + k2 * d**2, c + l * d + k2 * d**2 + k3 * d**3]
+        return (beta[o[0] : o[1]], beta[o[1] : o[2]].reshape(l, d),
+                beta[o[2] : o[3]].reshape(k2, d, d), beta[o[3] : o[4]].reshape(k3, d, d, d))
 
 
 def fit_sparse_sa(
@@ -218,17 +295,23 @@ def fit_sparse_sa(
     pairs, scores = screen_pairs(z_tr, resid, n_active, cfg.max_candidates, cfg.screen_block,
                                  cfg.max_pair_r2)
     log(f"screening: {len(pairs)} candidate pairs enter (best score {scores[:1]})")
+    triples, tscores = screen_triples(z_tr, resid, n_active, pairs[: cfg.triple_seeds],
+                                      cfg.max_triples, cfg.max_pair_r2)
+    if cfg.max_triples:
+        log(f"screening: {len(triples)} candidate triples enter (best score {tscores[:1]})")
 
     # 3. joint path over the pair penalty, main-effect penalty held at its chosen value
     # adaptive weights (Zou 2006; Wang & Leng 2008 for groups): a pair's penalty scales with
     # 1 / its screening score, so strong pairs are shrunk less and weak ones leave first
-    scale = (scores.max() / np.maximum(scores, 1e-12)) ** cfg.adaptive if len(pairs) else None
-    dj = _Design(z_tr, cov_tr, pairs, n_active, scale)
+    top = max(scores.max(initial=0.0), tscores.max(initial=0.0))
+    scale = (top / np.maximum(scores, 1e-12)) ** cfg.adaptive
+    tscale = (top / np.maximum(tscores, 1e-12)) ** cfg.adaptive
+    dj = _Design(z_tr, cov_tr, pairs, n_active, scale, triples, tscale)
     xj_va = dj.rows(z_va, cov_va)
     offset_pairs = torch.cat([res_main.beta, torch.zeros(dj.x.shape[1] - dm.x.shape[1],
                                                           dtype=dj.x.dtype, device=dj.x.device)])
     best_j = (best[0], 0.0, None)
-    if len(pairs):
+    if len(pairs) + len(triples):
         w_pairs_only = torch.cat([torch.zeros(dm.c + dm.l, dtype=dj.x.dtype,
                                               device=dj.x.device), dj.w_pair])
         lmax_p = lambda_max(dj.x, y_tr, dj.blocks, w_pairs_only, loss,
@@ -243,11 +326,12 @@ def fit_sparse_sa(
                 max_iter=cfg.max_iter, tol=cfg.tol,
             )
             vl = val_loss(dj, xj_va, res)
-            _, mb, pb = dj.split(res.beta)
+            _, mb, pb, tb = dj.split(res.beta)
             n_pairs = int((pb.abs().flatten(1).sum(1) > 0).sum())
+            n_triples = int((tb.abs().flatten(1).sum(1) > 0).sum())
             n_main = int((mb.abs().sum(1) > 0).sum())
             trace.append(dict(stage="pairs", lam=lam, gamma=1.0, val_loss=vl,
-                              n_main=n_main, n_pairs=n_pairs, n_iter=res.n_iter))
+                              n_main=n_main, n_pairs=n_pairs + n_triples, n_iter=res.n_iter))
             if vl < best_j[0]:
                 best_j = (vl, lam, res)
     if best_j[2] is None:  # no pair improves on main effects alone
@@ -262,9 +346,10 @@ def fit_sparse_sa(
     sel_groups.index_fill_(0, d.groups[final.beta != 0], True)
     sel_groups[: d.c] = True
     cols = sel_groups[d.groups]
-    n_main_sel = int(sel_groups[d.c : d.c + d.l].sum())
-    n_pair_sel = int(sel_groups[d.c + d.l :].sum())
-    b_sel = [(d.c, 1), (n_main_sel, d.d), (n_pair_sel, d.d * d.d)]
+    g0 = d.c + d.l
+    g1 = g0 + len(d.pairs)
+    b_sel = [(d.c, 1), (int(sel_groups[d.c : g0].sum()), d.d),
+             (int(sel_groups[g0:g1].sum()), d.d**2), (int(sel_groups[g1:].sum()), d.d**3)]
     x_sel = d.x[:, cols]
     xva_sel = (xj_va if d is dj else xm_va)[:, cols]
     pen_full = d.penalty(lam_main, 0.0 if math.isinf(lam_pair) else lam_pair)[sel_groups]
@@ -285,14 +370,16 @@ def fit_sparse_sa(
     beta[cols] = rr.beta
     log(f"relaxation: gamma {gamma}, validation loss {best_r[0]:.4f}")
 
-    cov_b, main_b, pair_b = d.split(beta)
-    keep = pair_b.abs().flatten(1).sum(1) > 0 if len(d.pairs) else torch.zeros(0, dtype=bool)
-    keep_np = keep.cpu().numpy()
+    cov_b, main_b, pair_b, trip_b = d.split(beta)
+    keep2 = (pair_b.abs().flatten(1).sum(1) > 0).cpu().numpy()
+    keep3 = (trip_b.abs().flatten(1).sum(1) > 0).cpu().numpy()
     return SparseFit(
         main_beta=main_b.cpu().numpy(),
-        pairs=np.asarray(d.pairs)[keep_np] if len(d.pairs) else empty,
-        pair_beta=pair_b[keep].cpu().numpy() if len(d.pairs) else np.zeros((0, d.d, d.d)),
+        pairs=np.asarray(d.pairs).reshape(-1, 2)[keep2],
+        pair_beta=pair_b.cpu().numpy()[keep2],
         cov_beta=cov_b.cpu().numpy(),
         intercept=rr.intercept,
         trace=trace,
+        triples=np.asarray(d.triples).reshape(-1, 3)[keep3],
+        triple_beta=trip_b.cpu().numpy()[keep3],
     )
