@@ -1,4 +1,4 @@
-"""Typed configs, one per concern, loaded from YAML with ``yaml.safe_load`` and validated on creation."""
+"""Typed configs, one per concern, read from YAML with ``yaml.safe_load``, validated on creation."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class DataConfig:
 
 
 def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys with the list of known ones."""
+    """Build dataclass ``cls`` from a mapping; unknown keys are rejected, known ones listed."""
     d = dict(d or {})
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(d) - known)
@@ -130,11 +130,16 @@ class SparseFitConfig:
     def __post_init__(self):
         self.relax = tuple(float(g) for g in self.relax)
         _check(self.n_lambda >= 2, "sparse.n_lambda", ">= 2", self.n_lambda)
-        _check(0 < self.lambda_min_ratio < 1, "sparse.lambda_min_ratio", "in (0, 1)",
-               self.lambda_min_ratio)
+        _check(
+            0 < self.lambda_min_ratio < 1,
+            "sparse.lambda_min_ratio",
+            "in (0, 1)",
+            self.lambda_min_ratio,
+        )
         _check(self.max_candidates >= 0, "sparse.max_candidates", ">= 0", self.max_candidates)
-        _check(all(0 <= g <= 1 for g in self.relax), "sparse.relax", "factors in [0, 1]",
-               self.relax)
+        _check(
+            all(0 <= g <= 1 for g in self.relax), "sparse.relax", "factors in [0, 1]", self.relax
+        )
 
 
 @dataclass
@@ -165,8 +170,12 @@ class ModelConfig:
         _check(self.kind in MODEL_KINDS, "model.kind", f"one of {MODEL_KINDS}", self.kind)
         _check(self.fit in FIT_METHODS, "model.fit", f"one of {FIT_METHODS}", self.fit)
         if self.fit == "sparse":
-            _check(self.kind in ("sa", "ha", "additive"), "model.fit",
-                   "sgd or ridge for hfa / rfa (sparse fits sa, ha and additive)", self.fit)
+            _check(
+                self.kind in ("sa", "ha", "additive"),
+                "model.fit",
+                "sgd or ridge for hfa / rfa (sparse fits sa, ha and additive)",
+                self.fit,
+            )
         if self.fit == "ridge":
             _check(self.kind == "rfa", "model.fit", "ridge only with kind rfa", self.kind)
         _check(self.rank >= 0, "model.rank", ">= 0", self.rank)
@@ -196,10 +205,13 @@ class TrainConfig:
 
     def __post_init__(self):
         _check(0 < self.val_fraction < 1, "train.val_fraction", "in (0, 1)", self.val_fraction)
-        _check(0 <= self.test_fraction < 1, "train.test_fraction", "in [0, 1)",
-               self.test_fraction)
-        _check(self.val_fraction + self.test_fraction < 0.9, "train.val_fraction + test_fraction",
-               "< 0.9", self.val_fraction + self.test_fraction)
+        _check(0 <= self.test_fraction < 1, "train.test_fraction", "in [0, 1)", self.test_fraction)
+        _check(
+            self.val_fraction + self.test_fraction < 0.9,
+            "train.val_fraction + test_fraction",
+            "< 0.9",
+            self.val_fraction + self.test_fraction,
+        )
         _check(self.max_epochs >= 1, "train.max_epochs", ">= 1", self.max_epochs)
         _check(self.batch_size >= 1, "train.batch_size", ">= 1", self.batch_size)
         _check(self.lr > 0, "train.lr", "> 0", self.lr)
@@ -237,5 +249,6 @@ class ExportConfig:
         _check(self.order in (2, 3), "export.order", "2 or 3", self.order)
         _check(self.top >= 1, "export.top", ">= 1", self.top)
         _check(0 < self.clump_r2 <= 1, "export.clump_r2", "in (0, 1]", self.clump_r2)
-        _check(self.test in ("product", "genotype"), "export.test", "product or genotype",
-               self.test)
+        _check(
+            self.test in ("product", "genotype"), "export.test", "product or genotype", self.test
+        )

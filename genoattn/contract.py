@@ -1,4 +1,4 @@
-"""The data contract: how a sample becomes a sequence of typed entities. Every reader converts into it.
+"""The data contract: how a sample becomes a sequence of typed entities; every reader targets it.
 
 Axis legend: n samples, l loci (entities), s domain size |S| (all (locus, state) types).
 
@@ -48,10 +48,8 @@ def empty_loci() -> pl.DataFrame:
     return pl.DataFrame(schema=LOCUS_SCHEMA)
 
 
-def make_loci(
-    chrom, pos, ids, ref, alt, states: list[list[str]]
-) -> pl.DataFrame:
-    """Build the locus table with the contract's schema; '.' or empty IDs become CHROM:POS:REF:ALT."""
+def make_loci(chrom, pos, ids, ref, alt, states: list[list[str]]) -> pl.DataFrame:
+    """Locus table with the contract's schema; '.' or empty IDs become CHROM:POS:REF:ALT."""
     chrom = [str(c) for c in chrom]
     pos = [int(p) for p in pos]
     ref = [str(r) for r in ref]
@@ -112,7 +110,7 @@ class Cohort:
 
     @property
     def offsets(self) -> np.ndarray:
-        """shape (l,), int64: token index of state 0 of each locus, minus one (token 0 is padding)."""
+        """shape (l,), int64: token of state 0 of each locus, minus one (token 0 is padding)."""
         return token_offsets(self.n_states)
 
     @property
@@ -126,7 +124,7 @@ class Cohort:
         return states_to_tokens(st, self.offsets)
 
     def subset(self, samples=None, loci=None) -> Cohort:
-        """A cohort restricted to sample rows and/or locus columns (index arrays or boolean masks)."""
+        """A cohort restricted to sample rows and/or locus columns (indices or boolean masks)."""
         st = self.states
         loc = self.loci
         ids = self.samples
@@ -148,7 +146,7 @@ class Cohort:
         return (~self.loci["alt"].str.contains(",")).to_numpy() & (self.n_states == 3)
 
     def dosages(self, rows=None) -> np.ndarray:
-        """shape (n, l), float32: ALT dosage with NaN for missing; only meaningful where biallelic."""
+        """shape (n, l), float32: ALT dosage, NaN for missing; meaningful only where biallelic."""
         st = self.states if rows is None else self.states[rows]
         d = st.astype(np.float32)
         d[st == MISSING] = np.nan
@@ -170,7 +168,7 @@ def states_to_tokens(states: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def token_locus_state(n_states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse map of the token index: shapes (|S|+1,), locus and state of each token (-1 for pad)."""
+    """Inverse token map: shapes (|S|+1,), locus and state of each token (-1 for padding)."""
     n_states = np.asarray(n_states, dtype=np.int64)
     locus = np.repeat(np.arange(len(n_states)), n_states)
     state = np.concatenate([np.arange(k) for k in n_states]) if len(n_states) else np.zeros(0, int)

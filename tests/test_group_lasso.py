@@ -106,8 +106,9 @@ def test_group_lasso__kkt_with_offset_and_unpenalised_groups():
 def test_group_lasso__no_penalty_equals_least_squares():
     x, y, _ = _problem("mse", seed=3)
     g = sum(c for c, _ in BLOCKS)
-    res = solve_group_lasso(x, y, BLOCKS, torch.zeros(g, dtype=x.dtype), "mse",
-                            max_iter=100_000, tol=1e-12)
+    res = solve_group_lasso(
+        x, y, BLOCKS, torch.zeros(g, dtype=x.dtype), "mse", max_iter=100_000, tol=1e-12
+    )
     design = np.c_[np.ones(N), x.numpy()]
     coef = np.linalg.lstsq(design, y.numpy(), rcond=None)[0]
     np.testing.assert_allclose(res.intercept, coef[0], atol=1e-5)
@@ -138,6 +139,15 @@ def test_group_lasso__active_set_equals_plain_solver(loss):
     np.testing.assert_allclose(active.intercept, plain.intercept, atol=1e-5)
     _check_kkt(x, y, active, pen, loss)
     # warm start from a different point converges to the same (unique) solution
-    warm = solve_active_set(x, y, BLOCKS, pen, loss, beta0=torch.ones_like(plain.beta),
-                            intercept0=0.0, max_iter=50_000, tol=1e-10)
+    warm = solve_active_set(
+        x,
+        y,
+        BLOCKS,
+        pen,
+        loss,
+        beta0=torch.ones_like(plain.beta),
+        intercept0=0.0,
+        max_iter=50_000,
+        tol=1e-10,
+    )
     np.testing.assert_allclose(warm.beta.numpy(), plain.beta.numpy(), atol=1e-5)

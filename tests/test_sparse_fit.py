@@ -95,8 +95,9 @@ def test_screen_pairs__skips_pairs_of_loci_in_ld(cohort):
 def test_fit_sparse_sa__keeps_every_planted_pair(cohort):
     sim, tr, va, con, z, y, cov = cohort
     cfg = SparseFitConfig(n_lambda=8, max_candidates=40)
-    sol = fit_sparse_sa(z[tr], y[tr], cov[tr], z[va], y[va], cov[va], con, "mse", cfg,
-                        log=lambda s: None)
+    sol = fit_sparse_sa(
+        z[tr], y[tr], cov[tr], z[va], y[va], cov[va], con, "mse", cfg, log=lambda s: None
+    )
     kept = {tuple(p) for p in sol.pairs.tolist()}
     for kind, pair in _planted(sim).items():
         assert pair in kept, f"planted {kind} pair {pair} dropped; kept {sorted(kept)}"

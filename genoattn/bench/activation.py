@@ -44,7 +44,7 @@ class ActivationSettings:
     n_alleles: int = 4
     n_train: int = 20_000
     n_test: int = 5_000
-    steps: int = 4_000
+    steps: int = 2_000
     batch: int = 1_000
     lr: float = 3e-2
 

@@ -54,8 +54,8 @@ class CollidingSettings:
     n_train: int = 100_000
     test_lens: tuple[int, ...] = (2, 5, 10, 20, 30, 40)
     n_test: int = 2_000
-    steps: int = 6_000
-    batch: int = 2_000
+    steps: int = 2_500
+    batch: int = 1_000
     lr: float = 3e-2
     embeddings: tuple[str, ...] = ("onehot", "sinusoidal")
     extra: dict[str, Any] = field(default_factory=dict)

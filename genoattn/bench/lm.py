@@ -54,7 +54,7 @@ class LMSettings:
     layers: int = 2
     context: int = 48
     batch: int = 24
-    steps: int = 700
+    steps: int = 600
     lr: float = 3e-3
     seeds: int = 3
     max_bytes: int = 1_500_000

@@ -14,7 +14,7 @@ from genoattn.errors import GenoattnError
 
 app = typer.Typer(
     name="genoattn",
-    help="Attention models that learn allele interactions (epistasis) from genotypes and sequences.",
+    help="Attention models that learn allele interactions (epistasis) from genotypes.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -11,8 +11,9 @@ from genoattn.cli import options as o
 
 
 def fit(
-    out: Annotated[Path, typer.Option(help="Run directory to create (checkpoint, config, "
-                                           "metrics, split).")],
+    out: Annotated[
+        Path, typer.Option(help="Run directory to create (checkpoint, config, metrics, split).")
+    ],
     vcf: o.Vcf = None,
     bfile: o.Bfile = None,
     fasta: o.Fasta = None,
@@ -20,24 +21,44 @@ def fit(
     trait: o.Trait = None,
     covar: o.Covar = None,
     alphabet: o.Alphabet = None,
-    model: Annotated[o.ModelKind, typer.Option(help="sa: linear self-attention (SA_lin); hfa: "
-                                                    "HyperFeatureAttention; ha: HyperAttention; "
-                                                    "rfa: random-feature attention; additive: "
-                                                    "baseline.")] = o.ModelKind.sa,
-    method: Annotated[o.FitMethod | None, typer.Option(
-        "--fit", help="sparse: convex group-lasso fit of the attention invariant with screening "
-                      "and validation-chosen penalties (sa, ha, additive; the default); sgd: "
-                      "Lightning/AdamW with early stopping (all models); ridge: closed form "
-                      "(rfa).")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML preset with data / model / train "
-                                                     "sections (configs/*.yaml); command-line "
-                                                     "inputs override its data section.")] = None,
+    model: Annotated[
+        o.ModelKind | None,
+        typer.Option(
+            help="sa: linear self-attention (SA_lin); hfa: "
+            "HyperFeatureAttention; ha: HyperAttention; "
+            "rfa: random-feature attention; additive: "
+            "baseline. Default: the config's, "
+            "else sa."
+        ),
+    ] = None,
+    method: Annotated[
+        o.FitMethod | None,
+        typer.Option(
+            "--fit",
+            help="sparse: convex group-lasso fit of the attention invariant with screening "
+            "and validation-chosen penalties (sa, ha, additive; the default); sgd: "
+            "Lightning/AdamW with early stopping (all models); ridge: closed form "
+            "(rfa).",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML preset with data / model / train "
+            "sections (configs/*.yaml); command-line "
+            "inputs override its data section."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split and the model.")] = None,
     maf: o.Maf = 0.0,
     geno: o.Geno = 1.0,
     mind: o.Mind = 1.0,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted sgd fit from "
-                                              "OUT.partial/checkpoints/last.ckpt.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue an interrupted sgd fit from OUT.partial/checkpoints/last.ckpt."
+        ),
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
     progress: o.Progress = True,
 ) -> None:
@@ -49,8 +70,9 @@ def fit(
     raw = load_yaml(config) if config else {}
     data = o.data_config(vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind)
     raw_model = dict(raw.get("model") or {})
-    if config is None or "kind" not in raw_model or model != o.ModelKind.sa:
+    if model is not None:
         raw_model["kind"] = model.value
+    raw_model.setdefault("kind", "sa")
     if method is not None:
         raw_model["fit"] = method.value
     elif "fit" not in raw_model:
@@ -59,9 +81,14 @@ def fit(
     if seed is not None:
         raw_train["seed"] = seed
     raw_train.setdefault("progress", progress)
-    cfg = from_dict(FitConfig, {"data": {**_asdict(data), "cache_dir": (raw.get("data") or {})
-                                         .get("cache_dir")},
-                                "model": raw_model, "train": raw_train})
+    cfg = from_dict(
+        FitConfig,
+        {
+            "data": {**_asdict(data), "cache_dir": (raw.get("data") or {}).get("cache_dir")},
+            "model": raw_model,
+            "train": raw_train,
+        },
+    )
     ds = load_dataset(cfg.data, progress=progress, log=typer.echo)
     result = fit_run(ds, cfg, out, overwrite=overwrite, resume=resume, log=typer.echo)
     typer.echo(_summary(result))
@@ -108,8 +135,9 @@ def predict(
     from genoattn.system.rundir import load_run
 
     r = load_run(run)
-    data = o.data_config(vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0,
-                         need_pheno=False)
+    data = o.data_config(
+        vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0, need_pheno=False
+    )
     cohort = load_genotypes(data, progress=progress, log=typer.echo)
     cov = None
     if covar is not None and r.info["covariates"]:

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from genoattn.cli import options as o
+
 
 class TestKind(str, Enum):
     product = "product"
@@ -15,15 +17,11 @@ class TestKind(str, Enum):
 
 
 def scan(
-    vcf: Annotated[Path | None, typer.Option(help="Genotypes as VCF/BCF (.vcf, .vcf.gz).")] = None,
-    bfile: Annotated[
-        str | None, typer.Option(help="Genotypes as a PLINK .bed/.bim/.fam prefix.")
-    ] = None,
-    pheno: Annotated[
-        Path | None, typer.Option(help="Phenotype table (FID IID columns, PLINK style).")
-    ] = None,
-    trait: Annotated[str | None, typer.Option(help="Phenotype column (default: first).")] = None,
-    covar: Annotated[Path | None, typer.Option(help="Covariate table (FID IID columns).")] = None,
+    vcf: o.Vcf = None,
+    bfile: o.Bfile = None,
+    pheno: o.Pheno = None,
+    trait: o.Trait = None,
+    covar: o.Covar = None,
     test: Annotated[
         TestKind,
         typer.Option(
@@ -36,31 +34,18 @@ def scan(
     clump: Annotated[bool, typer.Option(help="LD-clump the ranked pairs.")] = False,
     clump_r2: Annotated[float, typer.Option(help="Clumping r^2 threshold.")] = 0.5,
     clump_kb: Annotated[float, typer.Option(help="Clumping window in kb.")] = 250.0,
-    maf: Annotated[float, typer.Option(help="Drop loci with minor-allele frequency below.")] = 0.0,
-    geno: Annotated[float, typer.Option(help="Drop loci with missing-call rate above.")] = 1.0,
-    mind: Annotated[float, typer.Option(help="Drop samples with missing-call rate above.")] = 1.0,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    maf: o.Maf = 0.0,
+    geno: o.Geno = 1.0,
+    mind: o.Mind = 1.0,
+    progress: o.Progress = True,
 ) -> None:
     """Test every pair of biallelic loci for interaction and write the ranked table."""
-    from genoattn.config import DataConfig, QCConfig
     from genoattn.data.load import load_dataset
-    from genoattn.errors import GenoattnError
     from genoattn.interpret.clump import clump as run_clump
     from genoattn.interpret.scan import scan as run_scan
     from genoattn.interpret.table import pair_table, write_table
 
-    if not (vcf or bfile):
-        raise GenoattnError("scan needs genotypes: give --vcf FILE or --bfile PREFIX")
-    if pheno is None:
-        raise GenoattnError("scan needs a phenotype: give --pheno FILE")
-    cfg = DataConfig(
-        vcf=None if vcf is None else str(vcf),
-        bfile=bfile,
-        pheno=str(pheno),
-        trait=trait,
-        covar=None if covar is None else str(covar),
-        qc=QCConfig(maf=maf, geno=geno, mind=mind),
-    )
+    cfg = o.data_config(vcf, bfile, None, pheno, trait, covar, None, maf, geno, mind)
     ds = load_dataset(cfg, progress=progress)
     if ds.binary:
         typer.echo("scan: case/control trait (0/1) tested with the linear model")

@@ -9,7 +9,8 @@ Binary traits: logistic regression by Newton-Raphson (IRLS). Covariates enter ev
   pairs y ~ 1 + g_a + g_b + g_a g_b + z, triples y ~ 1 + main effects + pairwise products +
   g_a g_b g_c + z. effect = its coefficient (log-odds for binary), se, stat = t (OLS, df2 =
   n - rank) or Wald z (logistic), two-sided p.
-* ``genotype``: genotype-class cells against the next lower order, pairs 9 cells vs
+* ``genotype``: state-class cells (genotype classes, or residues for sequences; any number of
+  states) against the next lower order, pairs 9 cells vs
   class(a) + class(b), triples 27 cells vs (a, b) + (a, c) + (b, c) cells, all with z.
   stat = F (OLS; effect = partial R^2) or likelihood-ratio chi-square (logistic; effect =
   fraction of deviance explained), df1 = difference of ranks (empty cells adjusted), p.
@@ -28,9 +29,9 @@ from genoattn.interpret.scan import check_test, pinv_psd
 _MAX_ELEMS = 20_000_000  # elements of one (k, n, p) design chunk
 
 
-def _onehot(g: torch.Tensor) -> torch.Tensor:
-    """(k, n) dosages 0/1/2 -> (k, n, 3) indicators."""
-    return torch.nn.functional.one_hot(g.long(), 3).to(torch.float64)
+def _onehot(g: torch.Tensor, m: int = 3) -> torch.Tensor:
+    """(k, n) state codes 0..m-1 (dosages 0/1/2 for genotypes) -> (k, n, m) indicators."""
+    return torch.nn.functional.one_hot(g.long(), m).to(torch.float64)
 
 
 def _cells(*oh: torch.Tensor) -> torch.Tensor:
@@ -41,11 +42,14 @@ def _cells(*oh: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def designs(g: torch.Tensor, z: torch.Tensor, test: str) -> tuple[torch.Tensor, torch.Tensor]:
+def designs(
+    g: torch.Tensor, z: torch.Tensor, test: str, m: int = 3
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Alternative and null designs.
 
     Args:
-        g: shape (k, n, order), float64 dosages (missing already set to 0 and masked out).
+        g: shape (k, n, order), float64 dosages (missing already set to 0 and masked out); for
+            ``genotype`` any state codes 0..m-1 (multi-allelic classes, residues).
         z: shape (n, c), float64 covariates.
 
     Returns:
@@ -63,7 +67,7 @@ def designs(g: torch.Tensor, z: torch.Tensor, test: str) -> tuple[torch.Tensor, 
         x1 = torch.cat([*cols, zk], -1)
         t = 2**order - 1
         return x1, torch.cat([x1[..., :t], x1[..., t + 1 :]], -1)
-    oh = [_onehot(g[..., j]) for j in range(order)]
+    oh = [_onehot(g[..., j], m) for j in range(order)]
     x1 = torch.cat([_cells(*oh), zk], -1)
     low = [_cells(*[oh[j] for j in combo]) for combo in _combos(order, order - 1)]
     return x1, torch.cat([*low, zk], -1)
@@ -109,10 +113,10 @@ def _rank(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return pinv_psd((x * w[..., None]).mT @ x)[1]
 
 
-def _test_chunk(g, w, y, z, test: str, binary: bool) -> dict[str, np.ndarray]:
+def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np.ndarray]:
     from scipy import stats
 
-    x1, x0 = designs(g, z, test)
+    x1, x0 = designs(g, z, test, m)
     n = w.sum(-1)
     r1, r0 = _rank(x1, w), _rank(x0, w)
     df1 = (r1 - r0).to(torch.float64)
@@ -173,8 +177,14 @@ def confirm(
     if tuples.ndim != 2 or tuples.shape[1] not in (2, 3):
         raise GenoattnError(f"confirm: expected a (k, 2) or (k, 3) index array, got {tuples.shape}")
     cohort = dataset.cohort
-    if len(tuples) and not cohort.is_biallelic()[tuples].all():
-        raise GenoattnError("confirm: every locus must be a biallelic genotype locus")
+    if test == "product" and len(tuples) and not cohort.is_biallelic()[tuples].all():
+        raise GenoattnError(
+            "confirm: the product test needs biallelic genotype loci (dosages); "
+            "use the genotype (state-class) test for multi-allelic or sequence "
+            "loci"
+        )
+    m = int(cohort.n_states[np.unique(tuples)].max()) if len(tuples) else 3
+    m = 3 if test == "product" else m
     rows = np.arange(cohort.n_samples) if rows is None else np.asarray(rows)
     y = torch.as_tensor(dataset.y[rows].astype(np.float64))
     if binary and not torch.isin(y, torch.tensor([0.0, 1.0], dtype=torch.float64)).all():
@@ -187,7 +197,7 @@ def confirm(
         z = (z - z.mean(0)) / np.where(sd > 0, sd, 1.0)
     z = torch.as_tensor(z)
     order = tuples.shape[1]
-    width = 3**order + z.shape[1] + 1
+    width = m**order + z.shape[1] + 1
     step = max(1, _MAX_ELEMS // max(1, len(rows) * width))
     held = cohort.states[rows]
     parts = []
@@ -196,7 +206,7 @@ def confirm(
         st = st.reshape(len(rows), -1, order).transpose(1, 0, 2)  # (k, n, order)
         w = torch.as_tensor((st != MISSING).all(-1).astype(np.float64))
         g = torch.as_tensor(np.where(st == MISSING, 0, st).astype(np.float64))
-        parts.append(_test_chunk(g, w, y, z, test, binary))
+        parts.append(_test_chunk(g, w, y, z, test, binary, m))
     keys = ("effect", "se", "stat", "p", "n", "df1", "df2")
     out = {c: tuples[:, j] for j, c in enumerate(("idx_a", "idx_b", "idx_c")[:order])}
     for key in keys:

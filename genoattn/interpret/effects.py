@@ -35,8 +35,9 @@ def fanova_pure(e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor) -> torch.Te
     return e - row - col + grand
 
 
-def fanova_pure3(e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor,
-                 pc: torch.Tensor) -> torch.Tensor:
+def fanova_pure3(
+    e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor, pc: torch.Tensor
+) -> torch.Tensor:
     """Pure 3-way part of tables e (..., m, m, m): centre along each axis under its frequencies.
 
     Centring every axis (E -> E - E p along that axis) removes the grand mean, all main effects
@@ -47,8 +48,9 @@ def fanova_pure3(e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor,
     return out - (out * pc[..., None, None, :]).sum(-1, keepdim=True)
 
 
-def interaction_variance3(e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor,
-                          pc: torch.Tensor) -> torch.Tensor:
+def interaction_variance3(
+    e: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor, pc: torch.Tensor
+) -> torch.Tensor:
     """Variance of the pure 3-way part, shape (...)."""
     pure = fanova_pure3(e, pa, pb, pc)
     w = pa[..., :, None, None] * pb[..., None, :, None] * pc[..., None, None, :]
@@ -95,7 +97,8 @@ class PairTables:
         if not isinstance(model, (BlockSALin, SALin, HyperFeatureAttention)):
             raise GenoattnError(
                 f"export: a {type(model).__name__} model has no pairwise interaction parameters "
-                "to read; fit --model sa or hfa (ha exports triples with --order 3)")
+                "to read; fit --model sa or hfa (ha exports triples with --order 3)"
+            )
 
     @property
     def sparse_pairs(self) -> np.ndarray | None:
@@ -121,8 +124,11 @@ class PairTables:
         kl = mdl.k_locus[:, lb.clamp(min=0)]  # (h, b, m, r)
         f_loc = torch.einsum("hagr,hbkr->habgk", ql, kl)  # (h, a, b, m, m)
         h = torch.arange(mdl.f_state.shape[0])
-        f_st = mdl.f_state[h[:, None, None, None, None], ga.clamp(min=0)[None, :, None, :, None],
-                           gb.clamp(min=0)[None, None, :, None, :]]  # (h, a, b, m, m)
+        f_st = mdl.f_state[
+            h[:, None, None, None, None],
+            ga.clamp(min=0)[None, :, None, :, None],
+            gb.clamp(min=0)[None, None, :, None, :],
+        ]  # (h, a, b, m, m)
         v = mdl.v_locus[:, lb.clamp(min=0)] * mdl.v_state[h[:, None, None], gb.clamp(min=0)]
         return (f_loc * f_st * v[:, None, :, None, :]).sum(0)  # v: (h, b, m)
 

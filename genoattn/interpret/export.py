@@ -47,8 +47,9 @@ class Export:
     scores_by_locus: pl.DataFrame  # best score of each locus (for the position plot)
 
 
-def rank_pairs(tables: PairTables, freq: torch.Tensor, scale: float, keep: int,
-               block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def rank_pairs(
+    tables: PairTables, freq: torch.Tensor, scale: float, keep: int, block: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """Top ``keep`` pairs (a < b) by interaction variance, scanning all pairs in blocks.
 
     freq: shape (l, m) state frequencies. Returns (pairs (k, 2), scores (k,)), best first.
@@ -69,8 +70,7 @@ def rank_pairs(tables: PairTables, freq: torch.Tensor, scale: float, keep: int,
             ib = np.arange(b0, min(b0 + block, l))
             e = tables.block(ia, ib)  # (a, b, m, m)
             s = interaction_variance(e, freq[ia][:, None], freq[ib][None, :]) * scale
-            s = torch.where(torch.as_tensor(ib[None, :] > ia[:, None]), s,
-                            torch.full_like(s, -1.0))
+            s = torch.where(torch.as_tensor(ib[None, :] > ia[:, None]), s, torch.full_like(s, -1.0))
             k = min(keep, s.numel())
             top = torch.topk(s.flatten(), k)
             pa = ia[(top.indices // len(ib)).numpy()]
@@ -88,53 +88,72 @@ def rank_pairs(tables: PairTables, freq: torch.Tensor, scale: float, keep: int,
 def _frequencies(run: Run, ds: Dataset) -> torch.Tensor:
     """(l, m) state frequencies of the run's training samples; checks the loci still match."""
     if ds.cohort.loci["id"].to_list() != run.loci["id"].to_list():
-        raise GenoattnError("the run's input no longer gives the loci it was fit on (input or "
-                            "QC changed since `genoattn fit`)", run.path)
+        raise GenoattnError(
+            "the run's input no longer gives the loci it was fit on (input or "
+            "QC changed since `genoattn fit`)",
+            run.path,
+        )
     n_states = run.loci["n_states"].to_numpy()
     tr_rows = _rows(run, ds, "train")
-    return torch.as_tensor(state_frequencies(np.asarray(ds.cohort.states[tr_rows]), n_states),
-                           dtype=torch.float32)
+    return torch.as_tensor(
+        state_frequencies(np.asarray(ds.cohort.states[tr_rows]), n_states), dtype=torch.float32
+    )
 
 
-def _confirmed(run: Run, ds: Dataset, ranked: pl.DataFrame, tuples: np.ndarray,
-               cfg: ExportConfig) -> pl.DataFrame:
+def _confirmed(
+    run: Run, ds: Dataset, ranked: pl.DataFrame, tuples: np.ndarray, cfg: ExportConfig
+) -> pl.DataFrame:
     """Ranked rows + held-out test columns (heldout_effect, _se, _stat, _p, _n, _df1, _df2)."""
     test_rows = _rows(run, ds, "test")
     if len(test_rows) == 0:
-        raise GenoattnError("the run has no test samples to confirm interactions on "
-                            "(fit with train.test_fraction > 0)", run.path)
+        raise GenoattnError(
+            "the run has no test samples to confirm interactions on "
+            "(fit with train.test_fraction > 0)",
+            run.path,
+        )
     fn = confirm_pairs if tuples.shape[1] == 2 else confirm_triples
-    conf = fn(ds, tuples, rows=test_rows, test=cfg.test)
+    test = cfg.test
+    if test == "product" and not ds.cohort.is_biallelic()[np.unique(tuples)].all():
+        test = "genotype"  # no dosage for multi-allelic or sequence loci: state-class test
+    conf = fn(ds, tuples, rows=test_rows, test=test)
     conf = conf.select([c for c in conf.columns if not c.startswith("idx_")])
     conf = conf.rename({c: f"heldout_{c}" for c in conf.columns})
     keep = [c for c in ranked.columns if not c.startswith("idx_")]
-    return pl.concat([ranked.select(keep).with_row_index("rank", offset=1), conf],
-                     how="horizontal")
+    return pl.concat([ranked.select(keep).with_row_index("rank", offset=1), conf], how="horizontal")
 
 
-def export_triples(run: Run, ds: Dataset, cfg: ExportConfig,
-                   log: Callable[[str], None] = print) -> Export:
+def export_triples(
+    run: Run, ds: Dataset, cfg: ExportConfig, log: Callable[[str], None] = print
+) -> Export:
     """Ranked, clumped, held-out-confirmed 3-way table of a run with order-3 blocks."""
     genetic = run.predictor.genetic
     if not isinstance(genetic, BlockSALin) or genetic.triples.shape[0] == 0:
-        raise GenoattnError("export --order 3: this run holds no 3-way interaction blocks; fit "
-                            "--model ha (sparse HyperAttention) to learn them", run.path)
+        raise GenoattnError(
+            "export --order 3: this run holds no 3-way interaction blocks; fit "
+            "--model ha (sparse HyperAttention) to learn them",
+            run.path,
+        )
     freq = _frequencies(run, ds)
     y_std = float(run.predictor.y_std)
     trip = np.sort(genetic.triples.cpu().numpy(), axis=1)
     order = np.argsort(genetic.triples.cpu().numpy(), axis=1)
     # tables follow the stored locus order; permute their axes to the sorted order
-    e = torch.stack([t.permute(*o.tolist()) for t, o in zip(genetic.triple_tables, order,
-                                                             strict=True)]) * y_std
+    e = (
+        torch.stack(
+            [t.permute(*o.tolist()) for t, o in zip(genetic.triple_tables, order, strict=True)]
+        )
+        * y_std
+    )
     fa, fb, fc = freq[trip[:, 0]], freq[trip[:, 1]], freq[trip[:, 2]]
     scores = interaction_variance3(e, fa, fb, fc).numpy()
     o = np.argsort(-scores, kind="stable")
     trip, scores, e = trip[o], scores[o], e[o]
     log(f"export: {len(trip)} triples with a non-zero 3-way block")
-    ranked = pl.DataFrame({"idx_a": trip[:, 0], "idx_b": trip[:, 1], "idx_c": trip[:, 2],
-                           "score": scores})
+    ranked = pl.DataFrame(
+        {"idx_a": trip[:, 0], "idx_b": trip[:, 1], "idx_c": trip[:, 2], "score": scores}
+    )
     ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
-    tuples = ranked.select("idx_a", "idx_b", "idx_c").to_numpy().reshape(-1, 3)
+    tuples = np.array(ranked.select("idx_a", "idx_b", "idx_c").to_numpy()).reshape(-1, 3)
     stats = _confirmed(run, ds, ranked, tuples, cfg)
     table = triple_table(ds.cohort.loci, tuples[:, 0], tuples[:, 1], tuples[:, 2], stats)
     pos = {tuple(t): i for i, t in enumerate(trip.tolist())}
@@ -147,15 +166,21 @@ def export_triples(run: Run, ds: Dataset, cfg: ExportConfig,
 
 def _by_locus(ds: Dataset, tuples: np.ndarray, scores: np.ndarray) -> pl.DataFrame:
     """Best score of every locus that appears in a scored tuple, with its position."""
-    by_locus = pl.DataFrame({"idx": tuples.T.reshape(-1),
-                             "score": np.tile(scores, tuples.shape[1])}) \
-        .group_by("idx").agg(pl.col("score").max()).sort("idx")
-    return pl.concat([by_locus, ds.cohort.loci[by_locus["idx"].to_list()]
-                      .select("chrom", "pos", "id")], how="horizontal")
+    by_locus = (
+        pl.DataFrame({"idx": tuples.T.reshape(-1), "score": np.tile(scores, tuples.shape[1])})
+        .group_by("idx")
+        .agg(pl.col("score").max())
+        .sort("idx")
+    )
+    return pl.concat(
+        [by_locus, ds.cohort.loci[by_locus["idx"].to_list()].select("chrom", "pos", "id")],
+        how="horizontal",
+    )
 
 
-def export_pairs(run: Run, ds: Dataset, cfg: ExportConfig,
-                 log: Callable[[str], None] = print) -> Export:
+def export_pairs(
+    run: Run, ds: Dataset, cfg: ExportConfig, log: Callable[[str], None] = print
+) -> Export:
     """Ranked, clumped, held-out-confirmed pair table of a run."""
     freq = _frequencies(run, ds)
     n_states = run.loci["n_states"].to_numpy()
@@ -166,12 +191,15 @@ def export_pairs(run: Run, ds: Dataset, cfg: ExportConfig,
     log(f"export: scored pairs; {len(cand)} candidates with a non-zero interaction")
     ranked = pl.DataFrame({"idx_a": cand[:, 0], "idx_b": cand[:, 1], "score": scores})
     ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
-    pairs = ranked.select("idx_a", "idx_b").to_numpy().reshape(-1, 2)
+    pairs = np.array(ranked.select("idx_a", "idx_b").to_numpy()).reshape(-1, 2)
     stats = _confirmed(run, ds, ranked, pairs, cfg)
     table = pair_table(ds.cohort.loci, pairs[:, 0], pairs[:, 1], stats)
     e = tables.pairs(pairs) * float(pred.y_std)
-    pure = fanova_pure(e, freq[pairs[:, 0]], freq[pairs[:, 1]]).numpy() if len(pairs) \
+    pure = (
+        fanova_pure(e, freq[pairs[:, 0]], freq[pairs[:, 1]]).numpy()
+        if len(pairs)
         else np.zeros((0, 1, 1))
+    )
     alleles = _allele_table(ds, pairs, pure)
     return Export(table, pairs, alleles, pure, _by_locus(ds, cand, scores))
 

@@ -23,8 +23,13 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def heatmaps(table: pl.DataFrame, tables: np.ndarray, labels: list[tuple[list[str], list[str]]],
-             path: Path, n: int = 6) -> Path:
+def heatmaps(
+    table: pl.DataFrame,
+    tables: np.ndarray,
+    labels: list[tuple[list[str], list[str]]],
+    path: Path,
+    n: int = 6,
+) -> Path:
     """Pure interaction tables of the top ``n`` pairs as heatmaps (rows: states of locus a)."""
     import matplotlib
 
@@ -63,8 +68,9 @@ def manhattan(by_locus: pl.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 3))
     x0 = 0
     ticks = []
-    for j, (chrom, part) in enumerate(by_locus.sort("chrom", "pos").group_by("chrom",
-                                                                              maintain_order=True)):
+    for j, (chrom, part) in enumerate(
+        by_locus.sort("chrom", "pos").group_by("chrom", maintain_order=True)
+    ):
         pos = part["pos"].to_numpy().astype(float)
         ax.scatter(x0 + pos, part["score"].to_numpy(), s=8, color=("C0", "C1")[j % 2])
         ticks.append((x0 + (pos.min() + pos.max()) / 2, str(chrom[0])))

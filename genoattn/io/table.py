@@ -162,7 +162,7 @@ def read_trait(
     if np.isnan(values).all():
         raise GenoattnError(f"trait column {name!r} has no non-missing values", path)
     coded = binary_coding(values)
-    covars, covar_cols = _read_covariates(covar_path, covar_names, ids)
+    covars, covar_cols = read_covariates(covar_path, covar_names, ids)
     return Trait(
         samples=ids,
         values=coded if coded is not None else values,
@@ -173,9 +173,10 @@ def read_trait(
     )
 
 
-def _read_covariates(
+def read_covariates(
     covar_path: str | Path | None, names: list[str] | None, ids: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
+    """Covariates of samples ``ids`` (shape (n, c), NaN where missing) and their column names."""
     if covar_path is None:
         if names:
             raise GenoattnError(f"covariates {names} requested but no covariate file given")

@@ -65,8 +65,10 @@ class BlockSALin(nn.Module):
                 continue
             st = self.token_state[tokens[:, loci]]  # (b, k, order)
             ok = (st >= 0).all(dim=-1)  # (b, k)
-            idx = (torch.arange(k, device=tokens.device).expand(st.shape[:2]),
-                   *st.clamp(min=0).unbind(-1))
+            idx = (
+                torch.arange(k, device=tokens.device).expand(st.shape[:2]),
+                *st.clamp(min=0).unbind(-1),
+            )
             v = tables[idx]  # (b, k)
             y = y + torch.where(ok, v, torch.zeros_like(v)).sum(dim=1)
         return y

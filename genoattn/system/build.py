@@ -74,15 +74,19 @@ def build_genetic_model(cfg: ModelConfig, vocab: Vocab, seed: int = 0) -> nn.Mod
         return SALin(s, rank=None if cfg.rank == 0 else cfg.rank)
     if cfg.kind == "hfa":
         return HyperFeatureAttention(
-            torch.as_tensor(vocab.token_locus), torch.as_tensor(vocab.token_label),
-            vocab.n_loci, len(vocab.labels), heads=cfg.heads, rank=max(cfg.rank, 1),
+            torch.as_tensor(vocab.token_locus),
+            torch.as_tensor(vocab.token_label),
+            vocab.n_loci,
+            len(vocab.labels),
+            heads=cfg.heads,
+            rank=max(cfg.rank, 1),
         )
     if cfg.kind == "ha":
-        return HyperAttention(s, order=cfg.order, rank=max(cfg.rank, 1),
-                              value_rank=cfg.value_rank)
+        return HyperAttention(s, order=cfg.order, rank=max(cfg.rank, 1), value_rank=cfg.value_rank)
     if cfg.kind == "rfa":
-        return RandomFeatureAttention(cfg.rfa_heads, cfg.rfa_dim, vocab_size=s,
-                                      mean=cfg.rfa_mean, seed=seed)
+        return RandomFeatureAttention(
+            cfg.rfa_heads, cfg.rfa_dim, vocab_size=s, mean=cfg.rfa_mean, seed=seed
+        )
     raise AssertionError(cfg.kind)
 
 
@@ -90,7 +94,10 @@ def empty_block_model(vocab: Vocab, n_pairs: int, n_triples: int = 0) -> BlockSA
     """A BlockSALin of the right shapes, to load saved tensors into."""
     m = vocab.max_states
     return BlockSALin(
-        torch.zeros(vocab.size), torch.as_tensor(vocab.token_state),
-        torch.zeros((n_pairs, 2), dtype=torch.int64), torch.zeros((n_pairs, m, m)),
-        torch.zeros((n_triples, 3), dtype=torch.int64), torch.zeros((n_triples, m, m, m)),
+        torch.zeros(vocab.size),
+        torch.as_tensor(vocab.token_state),
+        torch.zeros((n_pairs, 2), dtype=torch.int64),
+        torch.zeros((n_pairs, m, m)),
+        torch.zeros((n_triples, 3), dtype=torch.int64),
+        torch.zeros((n_triples, m, m, m)),
     )

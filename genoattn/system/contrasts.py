@@ -46,8 +46,9 @@ class Contrasts:
         return self.table[tokens]
 
 
-def fit_contrasts(states: np.ndarray, n_states: np.ndarray, min_count: int = 0,
-                  eps: float = 1e-6) -> Contrasts:
+def fit_contrasts(
+    states: np.ndarray, n_states: np.ndarray, min_count: int = 0, eps: float = 1e-6
+) -> Contrasts:
     """Build centred, whitened indicator contrasts from training samples.
 
     Args:
@@ -92,15 +93,16 @@ def fit_contrasts(states: np.ndarray, n_states: np.ndarray, min_count: int = 0,
 
 
 def pair_features(za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
-    """Row-wise Kronecker product of two loci's contrasts.
+    """Row-wise Kronecker product of two blocks of contrast vectors.
 
     Args:
-        za, zb: shape (n, p, d): contrasts of the first and second locus of p pairs.
+        za: shape (n, p, da); zb: shape (n, p, db): contrasts (or products of contrasts) of the
+            two sides of p tuples.
     Returns:
-        shape (n, p, d*d): z_a (x) z_b, index (u, v) -> u * d + v.
+        shape (n, p, da*db): z_a (x) z_b, index (u, v) -> u * db + v.
     """
-    n, p, d = za.shape
-    return (za[:, :, :, None] * zb[:, :, None, :]).reshape(n, p, d * d)
+    n, p, _ = za.shape
+    return (za[:, :, :, None] * zb[:, :, None, :]).reshape(n, p, -1)
 
 
 def states_missing(states: np.ndarray) -> np.ndarray:

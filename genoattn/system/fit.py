@@ -61,7 +61,11 @@ class Prepared:
 
     def predictor(self, genetic: torch.nn.Module) -> CohortPredictor:
         return CohortPredictor(
-            genetic, self.cov.shape[1], self.ds.binary, self.y_mean, self.y_std,
+            genetic,
+            self.cov.shape[1],
+            self.ds.binary,
+            self.y_mean,
+            self.y_std,
             torch.as_tensor(self.cov_mean, dtype=torch.float32),
             torch.as_tensor(self.cov_std, dtype=torch.float32),
         )
@@ -73,8 +77,9 @@ def device_of(accelerator: str) -> torch.device:
     return torch.device("cpu")
 
 
-def predict_rows(pred: CohortPredictor, ds: Dataset, rows: np.ndarray,
-                 batch: int = 512) -> np.ndarray:
+def predict_rows(
+    pred: CohortPredictor, ds: Dataset, rows: np.ndarray, batch: int = 512
+) -> np.ndarray:
     """Predictions (trait units or probabilities) of the given sample rows."""
     out = []
     cov = torch.as_tensor(ds.covariates, dtype=torch.float32)
@@ -87,8 +92,11 @@ def predict_rows(pred: CohortPredictor, ds: Dataset, rows: np.ndarray,
 
 
 def score(pred: CohortPredictor, prep: Prepared) -> dict[str, dict]:
-    return {name: metrics(prep.ds.y[rows], predict_rows(pred, prep.ds, rows), prep.ds.binary)
-            for name, rows in prep.split.items() if len(rows)}
+    return {
+        name: metrics(prep.ds.y[rows], predict_rows(pred, prep.ds, rows), prep.ds.binary)
+        for name, rows in prep.split.items()
+        if len(rows)
+    }
 
 
 # --- sparse route -------------------------------------------------------------------------
@@ -115,11 +123,14 @@ def block_model(fit: SparseFit, contrasts_table: np.ndarray, vocab: Vocab) -> Bl
         za, zb, zc = z(a), z(b), z(c)
         t3[p, : len(za), : len(zb), : len(zc)] = np.einsum("gu,hv,kw,uvw->ghk", za, zb, zc, beta)
     f32 = torch.float32
-    return BlockSALin(torch.as_tensor(diag, dtype=f32), torch.as_tensor(ts),
-                      torch.as_tensor(np.asarray(fit.pairs).reshape(-1, 2)),
-                      torch.as_tensor(tables, dtype=f32),
-                      torch.as_tensor(np.asarray(fit.triples).reshape(-1, 3)),
-                      torch.as_tensor(t3, dtype=f32))
+    return BlockSALin(
+        torch.as_tensor(diag, dtype=f32),
+        torch.as_tensor(ts),
+        torch.as_tensor(np.asarray(fit.pairs).reshape(-1, 2)),
+        torch.as_tensor(tables, dtype=f32),
+        torch.as_tensor(np.asarray(fit.triples).reshape(-1, 3)),
+        torch.as_tensor(t3, dtype=f32),
+    )
 
 
 def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
@@ -127,8 +138,9 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
     ds, split = prep.ds, prep.split
     dev = device_of(accelerator)
     tr, va = split["train"], split["val"]
-    contrasts = fit_contrasts(np.asarray(ds.cohort.states[tr]), prep.vocab.n_states,
-                              mcfg.sparse.min_state_count)
+    contrasts = fit_contrasts(
+        np.asarray(ds.cohort.states[tr]), prep.vocab.n_states, mcfg.sparse.min_state_count
+    )
     table = torch.as_tensor(contrasts.table)
 
     def z(rows):  # (n, l, d) contrast vectors of the rows
@@ -143,18 +155,26 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
     if mcfg.kind == "ha" and scfg.max_triples == 0:
         scfg.max_triples = 200
     loss = "logistic" if ds.binary else "mse"
-    sol = fit_sparse_sa(z(tr), t(prep.y[tr]), t(prep.cov[tr]), z(va), t(prep.y[va]),
-                        t(prep.cov[va]), contrasts, loss, scfg, log)
+    sol = fit_sparse_sa(
+        z(tr),
+        t(prep.y[tr]),
+        t(prep.cov[tr]),
+        z(va),
+        t(prep.y[va]),
+        t(prep.cov[va]),
+        contrasts,
+        loss,
+        scfg,
+        log,
+    )
     genetic = block_model(sol, contrasts.table.astype(np.float64), prep.vocab)
     pred = prep.predictor(genetic)
     with torch.no_grad():
         pred.cov_beta.copy_(torch.as_tensor(sol.cov_beta))
         pred.bias.fill_(sol.intercept)
     selection = pl.DataFrame(sol.trace)
-    history = selection.with_row_index("step").select(
-        "step", pl.col("stage"), pl.col("val_loss"))
-    info = {"genetic": "block", "n_pairs": int(len(sol.pairs)),
-            "n_triples": int(len(sol.triples))}
+    history = selection.with_row_index("step").select("step", pl.col("stage"), pl.col("val_loss"))
+    info = {"genetic": "block", "n_pairs": int(len(sol.pairs)), "n_triples": int(len(sol.triples))}
     return pred, history, selection, info
 
 
@@ -166,18 +186,32 @@ def fit_sgd(prep: Prepared, cfg: FitConfig, work: Path, resume: bool, log: Log):
     genetic = build_genetic_model(cfg.model, prep.vocab, cfg.train.seed)
     pred = prep.predictor(genetic)
     system = CohortSystem(pred, cfg.train.lr, cfg.train.weight_decay)
-    dm = TokenDataModule(prep.ds.cohort.states, prep.ds.cohort.offsets, prep.y, prep.cov,
-                         prep.split, cfg.train.batch_size, cfg.train.seed)
+    dm = TokenDataModule(
+        prep.ds.cohort.states,
+        prep.ds.cohort.offsets,
+        prep.y,
+        prep.cov,
+        prep.split,
+        cfg.train.batch_size,
+        cfg.train.seed,
+    )
     ckpt_dir = work / "checkpoints"
-    best = L.pytorch.callbacks.ModelCheckpoint(dirpath=ckpt_dir, monitor="val_loss",
-                                               save_last=True, filename="best")
+    best = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=ckpt_dir, monitor="val_loss", save_last=True, filename="best"
+    )
     stop = L.pytorch.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience)
     trainer = L.Trainer(
-        max_epochs=cfg.train.max_epochs, accelerator=cfg.train.accelerator,
-        devices=cfg.train.devices, strategy=cfg.train.strategy,
-        precision=cfg.train.precision, callbacks=[best, stop], logger=False,
-        enable_progress_bar=cfg.train.progress, enable_model_summary=False,
-        deterministic=True, default_root_dir=str(work),
+        max_epochs=cfg.train.max_epochs,
+        accelerator=cfg.train.accelerator,
+        devices=cfg.train.devices,
+        strategy=cfg.train.strategy,
+        precision=cfg.train.precision,
+        callbacks=[best, stop],
+        logger=False,
+        enable_progress_bar=cfg.train.progress,
+        enable_model_summary=False,
+        deterministic=True,
+        default_root_dir=str(work),
     )
     last = ckpt_dir / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
@@ -187,8 +221,9 @@ def fit_sgd(prep: Prepared, cfg: FitConfig, work: Path, resume: bool, log: Log):
     if best.best_model_path:
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
         system.load_state_dict(state["state_dict"])
-    history = pl.DataFrame(system.history or [{"epoch": 0, "train_loss": float("nan"),
-                                                "val_loss": float("nan")}])
+    history = pl.DataFrame(
+        system.history or [{"epoch": 0, "train_loss": float("nan"), "val_loss": float("nan")}]
+    )
     return system.predictor, history, None, {"genetic": "module"}
 
 
@@ -201,19 +236,26 @@ def fit_ridge(prep: Prepared, cfg: FitConfig, log: Log):
 
     def feats(rows):
         with torch.no_grad():
-            return torch.cat([genetic.features(torch.as_tensor(ds.cohort.tokens(rows[i:i + 512]),
-                                                               dtype=torch.int64))
-                              for i in range(0, len(rows), 512)])
+            return torch.cat(
+                [
+                    genetic.features(
+                        torch.as_tensor(ds.cohort.tokens(rows[i : i + 512]), dtype=torch.int64)
+                    )
+                    for i in range(0, len(rows), 512)
+                ]
+            )
 
     f_tr, f_va = feats(split["train"]), feats(split["val"])
     # covariates and the intercept are projected out first (values have no intercept)
     y_tr = torch.as_tensor(prep.y[split["train"]], dtype=torch.float64)
-    c_tr = torch.as_tensor(np.c_[np.ones(len(split["train"])), prep.cov[split["train"]]],
-                           dtype=torch.float64)
+    c_tr = torch.as_tensor(
+        np.c_[np.ones(len(split["train"])), prep.cov[split["train"]]], dtype=torch.float64
+    )
     coef = torch.linalg.lstsq(c_tr, y_tr[:, None]).solution[:, 0]
     r_tr = y_tr - c_tr @ coef
-    c_va = torch.as_tensor(np.c_[np.ones(len(split["val"])), prep.cov[split["val"]]],
-                           dtype=torch.float64)
+    c_va = torch.as_tensor(
+        np.c_[np.ones(len(split["val"])), prep.cov[split["val"]]], dtype=torch.float64
+    )
     y_va = torch.as_tensor(prep.y[split["val"]], dtype=torch.float64)
     scale = float((f_tr.double() ** 2).sum(1).mean())
     history, best = [], (np.inf, None, None)
@@ -236,8 +278,16 @@ def fit_ridge(prep: Prepared, cfg: FitConfig, log: Log):
 # --- the command --------------------------------------------------------------------------
 
 
-def fit(ds: Dataset, cfg: FitConfig, run_dir: str | Path, *, overwrite: bool = False,
-        resume: bool = False, baseline: bool = True, log: Log = print) -> dict:
+def fit(
+    ds: Dataset,
+    cfg: FitConfig,
+    run_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    baseline: bool = True,
+    log: Log = print,
+) -> dict:
     """Fit ``cfg.model`` on ``ds`` and write the run directory; returns the metrics."""
     run_dir = Path(run_dir)
     work = prepare_run_dir(run_dir, overwrite, resume)
@@ -248,10 +298,13 @@ def fit(ds: Dataset, cfg: FitConfig, run_dir: str | Path, *, overwrite: bool = F
         split = split_from_labels(pl.read_csv(saved, separator="\t")["split"].to_numpy())
     else:
         split = make_split(n, cfg.train)
-        pl.DataFrame({"IID": [str(s) for s in ds.cohort.samples],
-                      "split": list(split_labels(n, split))}).write_csv(saved, separator="\t")
-    log(f"split: {len(split['train'])} train, {len(split['val'])} validation, "
-        f"{len(split['test'])} test samples (seed {cfg.train.seed})")
+        pl.DataFrame(
+            {"IID": [str(s) for s in ds.cohort.samples], "split": list(split_labels(n, split))}
+        ).write_csv(saved, separator="\t")
+    log(
+        f"split: {len(split['train'])} train, {len(split['val'])} validation, "
+        f"{len(split['test'])} test samples (seed {cfg.train.seed})"
+    )
     prep = Prepared(ds, split)
     t0 = time.perf_counter()
     m = cfg.model
@@ -268,10 +321,26 @@ def fit(ds: Dataset, cfg: FitConfig, run_dir: str | Path, *, overwrite: bool = F
         add_cfg.kind, add_cfg.fit = "additive", "sparse"
         add_pred = fit_sparse(prep, add_cfg, cfg.train.accelerator, lambda s: None)[0]
         result["additive"] = score(add_pred, prep)
-    info = {**info, "trait": ds.trait, "binary": bool(ds.binary),
-            "covariates": list(ds.covariate_names), "n_samples": int(n),
-            "n_loci": int(ds.cohort.n_loci), "kind": ds.cohort.kind}
-    save_run(work, cfg, info, pred, ds.cohort.loci, ds.cohort.samples,
-             split_labels(n, split), result, history, selection)
+    info = {
+        **info,
+        "trait": ds.trait,
+        "binary": bool(ds.binary),
+        "covariates": list(ds.covariate_names),
+        "n_samples": int(n),
+        "n_loci": int(ds.cohort.n_loci),
+        "kind": ds.cohort.kind,
+    }
+    save_run(
+        work,
+        cfg,
+        info,
+        pred,
+        ds.cohort.loci,
+        ds.cohort.samples,
+        split_labels(n, split),
+        result,
+        history,
+        selection,
+    )
     finish_run(work, run_dir)
     return result

@@ -83,8 +83,9 @@ def group_soft_threshold(beta: torch.Tensor, blocks: Blocks, thresh: torch.Tenso
     for count, width in blocks:
         stop = start + count * width
         b = beta[start:stop].reshape(count, width)
-        scale = torch.clamp(1 - thresh[g0 : g0 + count] / torch.clamp(b.norm(dim=1), min=1e-30),
-                            min=0.0)
+        scale = torch.clamp(
+            1 - thresh[g0 : g0 + count] / torch.clamp(b.norm(dim=1), min=1e-30), min=0.0
+        )
         out.append((b * scale[:, None]).reshape(-1))
         start, g0 = stop, g0 + count
     return torch.cat(out) if out else beta
@@ -129,8 +130,9 @@ def solve_active_set(
     for _ in range(max_rounds):
         cols, sub = select_groups(blocks, work)
         xs = x[:, cols]
-        res = solve_group_lasso(xs, y, sub, pen[work], loss, beta0=beta[cols], intercept0=b0,
-                                max_iter=max_iter, tol=tol)
+        res = solve_group_lasso(
+            xs, y, sub, pen[work], loss, beta0=beta[cols], intercept0=b0, max_iter=max_iter, tol=tol
+        )
         beta = torch.zeros_like(beta)
         beta[cols] = res.beta
         b0 = res.intercept
@@ -141,8 +143,9 @@ def solve_active_set(
             break
         work |= viol
     assert res is not None and work.shape == (g,)
-    return GroupLassoResult(beta=beta, intercept=float(b0), n_iter=res.n_iter,
-                            converged=res.converged)
+    return GroupLassoResult(
+        beta=beta, intercept=float(b0), n_iter=res.n_iter, converged=res.converged
+    )
 
 
 def solve_group_lasso(
@@ -191,14 +194,15 @@ def solve_group_lasso(
     z = beta.clone()
     t = 1.0
     converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (reported in the result)
         r = _loss_grad(off + xa @ z, y, loss) / n  # (n,)
         new = group_soft_threshold(z - step * (xat @ r), blocks_a, thresh)
         diff = new - beta
         # adaptive restart when the momentum points uphill; one host sync per iteration
         up, delta, scale = torch.stack(
-            [((z - new) * diff).sum(), diff.abs().max(), new.abs().max()]).tolist()
+            [((z - new) * diff).sum(), diff.abs().max(), new.abs().max()]
+        ).tolist()
         if up > 0:
             t = 1.0
         t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
@@ -207,13 +211,17 @@ def solve_group_lasso(
         if delta < tol * max(scale, 1.0):
             converged = True
             break
-    return GroupLassoResult(beta=beta[:p].clone(), intercept=float(beta[p]), n_iter=it,
-                            converged=converged)
-    return GroupLassoResult(beta=beta, intercept=float(b0), n_iter=it, converged=converged)
+    return GroupLassoResult(
+        beta=beta[:p].clone(), intercept=float(beta[p]), n_iter=n_iter, converged=converged
+    )
 
 
 def lambda_max(
-    x: torch.Tensor, y: torch.Tensor, blocks: Blocks, weight: torch.Tensor, loss: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    blocks: Blocks,
+    weight: torch.Tensor,
+    loss: str,
     offset: torch.Tensor | None = None,
 ) -> float:
     """Smallest lambda at which every group with weight > 0 is zero: max_g ||X_g^T r|| / (n w_g)."""

@@ -39,8 +39,9 @@ class TokenDataModule(L.LightningDataModule):
         split: dict name -> row indices (train, val, test).
     """
 
-    def __init__(self, states, offsets, y, cov, split: dict[str, np.ndarray], batch_size: int,
-                 seed: int = 0):
+    def __init__(
+        self, states, offsets, y, cov, split: dict[str, np.ndarray], batch_size: int, seed: int = 0
+    ):
         super().__init__()
         self.states, self.offsets = states, offsets
         self.y = torch.as_tensor(y, dtype=torch.float32)
@@ -55,8 +56,14 @@ class TokenDataModule(L.LightningDataModule):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         g = torch.Generator().manual_seed(self.seed)
-        return DataLoader(_Rows(self.split[name]), batch_size=self.batch_size, shuffle=shuffle,
-                          collate_fn=self._collate, generator=g, num_workers=0)
+        return DataLoader(
+            _Rows(self.split[name]),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            collate_fn=self._collate,
+            generator=g,
+            num_workers=0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)
@@ -91,22 +98,38 @@ class CohortSystem(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=batch[0].shape[0])
+        self.log(
+            "train_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch[0].shape[0],
+        )
         return loss
 
     def validation_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=batch[0].shape[0])
+        self.log(
+            "val_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch[0].shape[0],
+        )
         return loss
 
     def on_validation_epoch_end(self) -> None:
         m = self.trainer.callback_metrics
         if "train_loss" in m and not self.trainer.sanity_checking:
-            self.history.append({"epoch": int(self.current_epoch),
-                                 "train_loss": float(m["train_loss"]),
-                                 "val_loss": float(m["val_loss"])})
+            self.history.append(
+                {
+                    "epoch": int(self.current_epoch),
+                    "train_loss": float(m["train_loss"]),
+                    "val_loss": float(m["val_loss"]),
+                }
+            )
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

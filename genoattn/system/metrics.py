@@ -34,7 +34,7 @@ def auc_score(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def metrics(y: np.ndarray, pred: np.ndarray, binary: bool) -> dict[str, float]:
-    """Metrics of one split: r2 and pearson for every trait, auc for binary traits (pred = probability)."""
+    """Metrics of one split: r2 and pearson, plus auc for binary traits (pred = probability)."""
     out = {"n": int(len(y)), "r2": r2_score(y, pred), "pearson": pearson_r(y, pred)}
     if binary:
         out["auc"] = auc_score(y, pred)

@@ -19,8 +19,9 @@ from genoattn.errors import GenoattnError
 from genoattn.system.rundir import Run
 
 
-def map_states(run_loci: pl.DataFrame, cohort: Cohort, label: str,
-               log: Callable[[str], None] = print) -> np.ndarray:
+def map_states(
+    run_loci: pl.DataFrame, cohort: Cohort, label: str, log: Callable[[str], None] = print
+) -> np.ndarray:
     """States of ``cohort`` re-coded in the run's locus order and state codes.
 
     Returns: shape (n, l_run), int8, MISSING where the locus or state is unknown to the run.
@@ -32,8 +33,12 @@ def map_states(run_loci: pl.DataFrame, cohort: Cohort, label: str,
     new_ref = cohort.loci["ref"].to_list()
     matched = 0
     for j, (lid, ref, states) in enumerate(
-        zip(run_loci["id"].to_list(), run_loci["ref"].to_list(), run_loci["states"].to_list(),
-            strict=True)
+        zip(
+            run_loci["id"].to_list(),
+            run_loci["ref"].to_list(),
+            run_loci["states"].to_list(),
+            strict=True,
+        )
     ):
         i = pos.get(lid)
         if i is None or new_ref[i] != ref:
@@ -44,23 +49,35 @@ def map_states(run_loci: pl.DataFrame, cohort: Cohort, label: str,
         col = np.asarray(cohort.states[:, i])
         out[:, j] = lut[np.where(col == MISSING, len(lut) - 1, col)]
     if matched == 0:
-        raise GenoattnError(f"none of the run's {run_loci.height} loci are in this file "
-                            "(loci are matched by ID and REF)", label)
-    log(f"loci: {matched} of the run's {run_loci.height} found in {label}"
-        + ("" if matched == run_loci.height else "; the others are treated as missing"))
+        raise GenoattnError(
+            f"none of the run's {run_loci.height} loci are in this file "
+            "(loci are matched by ID and REF)",
+            label,
+        )
+    log(
+        f"loci: {matched} of the run's {run_loci.height} found in {label}"
+        + ("" if matched == run_loci.height else "; the others are treated as missing")
+    )
     return out
 
 
-def predict_cohort(run: Run, cohort: Cohort, label: str, covariates: np.ndarray | None = None,
-                   batch: int = 512, log: Callable[[str], None] = print) -> np.ndarray:
+def predict_cohort(
+    run: Run,
+    cohort: Cohort,
+    label: str,
+    covariates: np.ndarray | None = None,
+    batch: int = 512,
+    log: Callable[[str], None] = print,
+) -> np.ndarray:
     """Predictions (trait units, or case probabilities) for every sample of ``cohort``.
 
     covariates: shape (n, c) in the run's covariate order (NaN = missing), or None: missing
     covariates are set to the training samples' mean.
     """
     if cohort.kind != run.info.get("kind", cohort.kind):
-        raise GenoattnError(f"this run was fit on {run.info['kind']} data, got {cohort.kind}",
-                            label)
+        raise GenoattnError(
+            f"this run was fit on {run.info['kind']} data, got {cohort.kind}", label
+        )
     states = map_states(run.loci, cohort, label, log)
     offsets = np.concatenate([[0], np.cumsum(run.loci["n_states"].to_numpy())[:-1]])
     pred = run.predictor
@@ -71,7 +88,6 @@ def predict_cohort(run: Run, cohort: Cohort, label: str, covariates: np.ndarray 
         cov = torch.where(torch.isnan(given), cov, given)
     out = []
     for i in range(0, cohort.n_samples, batch):
-        tok = torch.as_tensor(states_to_tokens(states[i : i + batch], offsets),
-                              dtype=torch.int64)
+        tok = torch.as_tensor(states_to_tokens(states[i : i + batch], offsets), dtype=torch.int64)
         out.append(pred.predict(tok, cov[i : i + batch]).numpy())
     return np.concatenate(out) if out else np.zeros(0)

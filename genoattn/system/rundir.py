@@ -61,8 +61,9 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> Path:
     """Check the destination and return the working (partial) directory."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not overwrite:
-        raise GenoattnError("run directory exists; choose another --out or pass --overwrite",
-                            run_dir)
+        raise GenoattnError(
+            "run directory exists; choose another --out or pass --overwrite", run_dir
+        )
     work = partial_dir(run_dir)
     if work.exists() and not resume:
         shutil.rmtree(work)
@@ -73,9 +74,18 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> Path:
     return work
 
 
-def save_run(work: Path, cfg: FitConfig, info: dict, predictor: CohortPredictor,
-             loci: pl.DataFrame, samples: np.ndarray, split_labels: np.ndarray, metrics: dict,
-             history: pl.DataFrame, selection: pl.DataFrame | None = None) -> None:
+def save_run(
+    work: Path,
+    cfg: FitConfig,
+    info: dict,
+    predictor: CohortPredictor,
+    loci: pl.DataFrame,
+    samples: np.ndarray,
+    split_labels: np.ndarray,
+    metrics: dict,
+    history: pl.DataFrame,
+    selection: pl.DataFrame | None = None,
+) -> None:
     """Write every file of the run into the working directory ``work``."""
     (work / "config.yaml").write_text(yaml.safe_dump(_plain(to_dict(cfg)), sort_keys=False))
     (work / "run.json").write_text(json.dumps({"format": FORMAT, **info}, indent=2))
@@ -83,7 +93,8 @@ def save_run(work: Path, cfg: FitConfig, info: dict, predictor: CohortPredictor,
     save_file(state, str(work / "model.safetensors"), metadata={"format": FORMAT})
     loci.write_parquet(work / "loci.parquet")
     pl.DataFrame({"IID": [str(s) for s in samples], "split": list(split_labels)}).write_csv(
-        work / "split.tsv", separator="\t")
+        work / "split.tsv", separator="\t"
+    )
     (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
     history.write_csv(work / "history.tsv", separator="\t")
     if selection is not None:
@@ -132,10 +143,16 @@ def load_run(run_dir: str | Path) -> Run:
     try:
         pred.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise GenoattnError(f"model.safetensors does not match the run's config ({e})", p) \
-            from None
+        raise GenoattnError(f"model.safetensors does not match the run's config ({e})", p) from None
     pred.eval()
-    metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() \
-        else {}
-    return Run(p, cfg, info, pred, loci, split_df["IID"].to_numpy(),
-               split_from_labels(split_df["split"].to_numpy()), metrics)
+    metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() else {}
+    return Run(
+        p,
+        cfg,
+        info,
+        pred,
+        loci,
+        split_df["IID"].to_numpy(),
+        split_from_labels(split_df["split"].to_numpy()),
+        metrics,
+    )

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from genoattn.config import SparseFitConfig
-from genoattn.system.contrasts import Contrasts
+from genoattn.system.contrasts import Contrasts, pair_features
 from genoattn.system.group_lasso import (
     lambda_max,
     loss_value,
@@ -64,7 +64,11 @@ def _lambda_grid(lmax: float, cfg: SparseFitConfig) -> list[float]:
 
 
 def screen_pairs(
-    z: torch.Tensor, resid: torch.Tensor, n_active: np.ndarray, k: int, block: int = 1024,
+    z: torch.Tensor,
+    resid: torch.Tensor,
+    n_active: np.ndarray,
+    k: int,
+    block: int = 1024,
     max_r2: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k locus pairs by the per-df score (1/df) sum_uv (w_uv^T r)^2 / ||w_uv||^2 with
@@ -124,14 +128,19 @@ def screen_pairs(
 
 
 def screen_triples(
-    z: torch.Tensor, resid: torch.Tensor, n_active: np.ndarray, seeds: np.ndarray, k: int,
+    z: torch.Tensor,
+    resid: torch.Tensor,
+    n_active: np.ndarray,
+    seeds: np.ndarray,
+    k: int,
     max_r2: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k triples (a, b, c) that extend a seed pair (a, b) by any third locus c.
 
-    Score: the per-df sum of normalised 1-df score statistics, as for pairs. Searching seed pairs x all loci costs
-    O(k_seed l) triples instead of O(l^3); 3-way effects that leave no trace in any pair are found
-    only when their pair is among the seeds (weak heredity). Loci in LD with a or b are skipped.
+    Score: the per-df sum of normalised 1-df score statistics, as for pairs. Searching seed
+    pairs x all loci costs O(k_seed l) triples instead of O(l^3); 3-way effects that leave no
+    trace in any pair are found only when their pair is among the seeds (weak heredity).
+    Loci in LD with a or b are skipped.
 
     Args:
         z: (n, l, d) training contrasts; resid: (n,); seeds: (k_seed, 2) pairs.
@@ -150,11 +159,15 @@ def screen_triples(
         norm2 = ((w * w).T @ zf2).reshape(d * d, l, d)
         sc = (m**2 / torch.clamp(norm2, min=1e-12)).sum((0, 2))  # (l,)
         df = act[a] * act[b] * act
-        sc = torch.where(torch.as_tensor(df > 0, device=z.device),
-                         sc / torch.as_tensor(np.maximum(df, 1), dtype=sc.dtype, device=z.device),
-                         torch.zeros_like(sc))
-        ld = torch.maximum(((z[:, a].T @ zf / n).reshape(d, l, d) ** 2).amax((0, 2)),
-                           ((z[:, b].T @ zf / n).reshape(d, l, d) ** 2).amax((0, 2)))
+        sc = torch.where(
+            torch.as_tensor(df > 0, device=z.device),
+            sc / torch.as_tensor(np.maximum(df, 1), dtype=sc.dtype, device=z.device),
+            torch.zeros_like(sc),
+        )
+        ld = torch.maximum(
+            ((z[:, a].T @ zf / n).reshape(d, l, d) ** 2).amax((0, 2)),
+            ((z[:, b].T @ zf / n).reshape(d, l, d) ** 2).amax((0, 2)),
+        )
         sc[(ld > max_r2)] = -1.0
         sc[[a, b]] = -1.0
         top = torch.topk(sc, min(k, l))
@@ -165,8 +178,10 @@ def screen_triples(
     items = sorted(best.items(), key=lambda kv: -kv[1])[:k]
     if not items:
         return np.zeros((0, 3), dtype=np.int64), np.zeros(0)
-    return (np.array([t for t, _ in items], dtype=np.int64),
-            np.array([v for _, v in items], dtype=np.float64))
+    return (
+        np.array([t for t, _ in items], dtype=np.int64),
+        np.array([v for _, v in items], dtype=np.float64),
+    )
 
 
 def tuple_features(z: torch.Tensor, tuples: np.ndarray) -> torch.Tensor:
@@ -179,15 +194,14 @@ def tuple_features(z: torch.Tensor, tuples: np.ndarray) -> torch.Tensor:
     out = z[:, torch.as_tensor(tuples[:, 0], device=z.device)]  # (n, k, d)
     for j in range(1, m):
         nxt = z[:, torch.as_tensor(tuples[:, j], device=z.device)]  # (n, k, d)
-        out = (out[:, :, :, None] * nxt[:, :, None, :]).reshape(n, k, -1)
+        out = pair_features(out, nxt)
     return out.reshape(n, -1)
 
 
 class _Design:
     """Columns [covariates | main (l*d) | pairs (k2*d^2) | triples (k3*d^3)], groups, weights."""
 
-    def __init__(self, z, cov, pairs, n_active, pair_scale=None, triples=None,
-                 triple_scale=None):
+    def __init__(self, z, cov, pairs, n_active, pair_scale=None, triples=None, triple_scale=None):
         n, l, d = z.shape
         c = cov.shape[1]
         triples = np.zeros((0, 3), dtype=np.int64) if triples is None else triples
@@ -204,12 +218,14 @@ class _Design:
         k2, k3 = len(pairs), len(triples)
         self.blocks = [(c, 1), (l, d), (k2, d**2), (k3, d**3)]
         # group index of every column (for selecting whole groups)
-        self.groups = torch.cat([
-            torch.arange(c, device=dev),
-            c + torch.arange(l, device=dev).repeat_interleave(d),
-            c + l + torch.arange(k2, device=dev).repeat_interleave(d**2),
-            c + l + k2 + torch.arange(k3, device=dev).repeat_interleave(d**3),
-        ])
+        self.groups = torch.cat(
+            [
+                torch.arange(c, device=dev),
+                c + torch.arange(l, device=dev).repeat_interleave(d),
+                c + l + torch.arange(k2, device=dev).repeat_interleave(d**2),
+                c + l + k2 + torch.arange(k3, device=dev).repeat_interleave(d**3),
+            ]
+        )
         act = np.asarray(n_active, dtype=np.float64)
         w_main = np.sqrt(act)
         w_pair = np.sqrt(act[pairs].prod(1)) if k2 else np.zeros(0)
@@ -235,8 +251,12 @@ class _Design:
         c, l, d = self.c, self.l, self.d
         k2, k3 = len(self.pairs), len(self.triples)
         o = [0, c, c + l * d, c + l * d + k2 * d**2, c + l * d + k2 * d**2 + k3 * d**3]
-        return (beta[o[0] : o[1]], beta[o[1] : o[2]].reshape(l, d),
-                beta[o[2] : o[3]].reshape(k2, d, d), beta[o[3] : o[4]].reshape(k3, d, d, d))
+        return (
+            beta[o[0] : o[1]],
+            beta[o[1] : o[2]].reshape(l, d),
+            beta[o[2] : o[3]].reshape(k2, d, d),
+            beta[o[3] : o[4]].reshape(k3, d, d, d),
+        )
 
 
 def fit_sparse_sa(
@@ -275,15 +295,29 @@ def fit_sparse_sa(
     res = None
     for lam in _lambda_grid(lmax, cfg):
         res = solve_active_set(
-            dm.x, y_tr, dm.blocks, dm.penalty(lam, 0.0), loss,
+            dm.x,
+            y_tr,
+            dm.blocks,
+            dm.penalty(lam, 0.0),
+            loss,
             beta0=None if res is None else res.beta,
             intercept0=None if res is None else res.intercept,
-            max_iter=cfg.max_iter, tol=cfg.tol,
+            max_iter=cfg.max_iter,
+            tol=cfg.tol,
         )
         vl = val_loss(dm, xm_va, res)
-        n_main = int((res.beta[dm.c:].reshape(dm.l, dm.d).abs().sum(1) > 0).sum())
-        trace.append(dict(stage="main", lam=lam, gamma=1.0, val_loss=vl, n_main=n_main, n_pairs=0,
-                          n_iter=res.n_iter))
+        n_main = int((res.beta[dm.c :].reshape(dm.l, dm.d).abs().sum(1) > 0).sum())
+        trace.append(
+            dict(
+                stage="main",
+                lam=lam,
+                gamma=1.0,
+                val_loss=vl,
+                n_main=n_main,
+                n_pairs=0,
+                n_iter=res.n_iter,
+            )
+        )
         if vl < best[0]:
             best = (vl, lam, res)
     lam_main, res_main = best[1], best[2]
@@ -292,11 +326,13 @@ def fit_sparse_sa(
     # 2. screening on the training residual of the chosen main-effect fit
     eta = res_main.intercept + dm.x @ res_main.beta
     resid = (y_tr - eta) if loss == "mse" else (y_tr - torch.sigmoid(eta))
-    pairs, scores = screen_pairs(z_tr, resid, n_active, cfg.max_candidates, cfg.screen_block,
-                                 cfg.max_pair_r2)
+    pairs, scores = screen_pairs(
+        z_tr, resid, n_active, cfg.max_candidates, cfg.screen_block, cfg.max_pair_r2
+    )
     log(f"screening: {len(pairs)} candidate pairs enter (best score {scores[:1]})")
-    triples, tscores = screen_triples(z_tr, resid, n_active, pairs[: cfg.triple_seeds],
-                                      cfg.max_triples, cfg.max_pair_r2)
+    triples, tscores = screen_triples(
+        z_tr, resid, n_active, pairs[: cfg.triple_seeds], cfg.max_triples, cfg.max_pair_r2
+    )
     if cfg.max_triples:
         log(f"screening: {len(triples)} candidate triples enter (best score {tscores[:1]})")
 
@@ -308,30 +344,50 @@ def fit_sparse_sa(
     tscale = (top / np.maximum(tscores, 1e-12)) ** cfg.adaptive
     dj = _Design(z_tr, cov_tr, pairs, n_active, scale, triples, tscale)
     xj_va = dj.rows(z_va, cov_va)
-    offset_pairs = torch.cat([res_main.beta, torch.zeros(dj.x.shape[1] - dm.x.shape[1],
-                                                          dtype=dj.x.dtype, device=dj.x.device)])
+    offset_pairs = torch.cat(
+        [
+            res_main.beta,
+            torch.zeros(dj.x.shape[1] - dm.x.shape[1], dtype=dj.x.dtype, device=dj.x.device),
+        ]
+    )
     best_j = (best[0], 0.0, None)
     if len(pairs) + len(triples):
-        w_pairs_only = torch.cat([torch.zeros(dm.c + dm.l, dtype=dj.x.dtype,
-                                              device=dj.x.device), dj.w_pair])
-        lmax_p = lambda_max(dj.x, y_tr, dj.blocks, w_pairs_only, loss,
-                            offset=(eta - res_main.intercept))
+        w_pairs_only = torch.cat(
+            [torch.zeros(dm.c + dm.l, dtype=dj.x.dtype, device=dj.x.device), dj.w_pair]
+        )
+        lmax_p = lambda_max(
+            dj.x, y_tr, dj.blocks, w_pairs_only, loss, offset=(eta - res_main.intercept)
+        )
         res = None
         beta0 = offset_pairs
         for lam in _lambda_grid(lmax_p, cfg):
             res = solve_active_set(
-                dj.x, y_tr, dj.blocks, dj.penalty(lam_main, lam), loss,
+                dj.x,
+                y_tr,
+                dj.blocks,
+                dj.penalty(lam_main, lam),
+                loss,
                 beta0=beta0 if res is None else res.beta,
                 intercept0=res_main.intercept if res is None else res.intercept,
-                max_iter=cfg.max_iter, tol=cfg.tol,
+                max_iter=cfg.max_iter,
+                tol=cfg.tol,
             )
             vl = val_loss(dj, xj_va, res)
             _, mb, pb, tb = dj.split(res.beta)
             n_pairs = int((pb.abs().flatten(1).sum(1) > 0).sum())
             n_triples = int((tb.abs().flatten(1).sum(1) > 0).sum())
             n_main = int((mb.abs().sum(1) > 0).sum())
-            trace.append(dict(stage="pairs", lam=lam, gamma=1.0, val_loss=vl,
-                              n_main=n_main, n_pairs=n_pairs + n_triples, n_iter=res.n_iter))
+            trace.append(
+                dict(
+                    stage="pairs",
+                    lam=lam,
+                    gamma=1.0,
+                    val_loss=vl,
+                    n_main=n_main,
+                    n_pairs=n_pairs + n_triples,
+                    n_iter=res.n_iter,
+                )
+            )
             if vl < best_j[0]:
                 best_j = (vl, lam, res)
     if best_j[2] is None:  # no pair improves on main effects alone
@@ -348,21 +404,40 @@ def fit_sparse_sa(
     cols = sel_groups[d.groups]
     g0 = d.c + d.l
     g1 = g0 + len(d.pairs)
-    b_sel = [(d.c, 1), (int(sel_groups[d.c : g0].sum()), d.d),
-             (int(sel_groups[g0:g1].sum()), d.d**2), (int(sel_groups[g1:].sum()), d.d**3)]
+    b_sel = [
+        (d.c, 1),
+        (int(sel_groups[d.c : g0].sum()), d.d),
+        (int(sel_groups[g0:g1].sum()), d.d**2),
+        (int(sel_groups[g1:].sum()), d.d**3),
+    ]
     x_sel = d.x[:, cols]
     xva_sel = (xj_va if d is dj else xm_va)[:, cols]
     pen_full = d.penalty(lam_main, 0.0 if math.isinf(lam_pair) else lam_pair)[sel_groups]
     best_r = (math.inf, None, None)
     for gamma in cfg.relax:
         r = solve_active_set(
-            x_sel, y_tr, b_sel, pen_full * gamma, loss,
-            beta0=final.beta[cols], intercept0=final.intercept,
-            max_iter=cfg.max_iter, tol=cfg.tol,
+            x_sel,
+            y_tr,
+            b_sel,
+            pen_full * gamma,
+            loss,
+            beta0=final.beta[cols],
+            intercept0=final.intercept,
+            max_iter=cfg.max_iter,
+            tol=cfg.tol,
         )
         vl = float(loss_value(r.intercept + xva_sel @ r.beta, y_va, loss))
-        trace.append(dict(stage="relax", lam=lam_pair, gamma=gamma, val_loss=vl,
-                          n_main=-1, n_pairs=-1, n_iter=r.n_iter))
+        trace.append(
+            dict(
+                stage="relax",
+                lam=lam_pair,
+                gamma=gamma,
+                val_loss=vl,
+                n_main=-1,
+                n_pairs=-1,
+                n_iter=r.n_iter,
+            )
+        )
         if vl < best_r[0] - 1e-9:
             best_r = (vl, gamma, r)
     gamma, rr = best_r[1], best_r[2]
