@@ -112,6 +112,8 @@ class SparseFitConfig:
         extensions of the ``triple_seeds`` best pairs by every third locus.
     min_state_count: genotype classes / residues seen in fewer training samples are pooled
         with the mean (contrast 0).
+    select_se: pick the sparsest pair model within this many standard errors of the best
+        validation loss (0: the best).
     """
 
     n_lambda: int = 16
@@ -121,11 +123,12 @@ class SparseFitConfig:
     max_iter: int = 3000
     tol: float = 1e-5
     screen_block: int = 1024
-    adaptive: float = 1.0
+    adaptive: float = 2.0
     max_pair_r2: float = 0.05
     max_triples: int = 0
     triple_seeds: int = 30
     min_state_count: int = 10
+    select_se: float = 0.0
 
     def __post_init__(self):
         self.relax = tuple(float(g) for g in self.relax)

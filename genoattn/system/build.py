@@ -70,8 +70,12 @@ def build_genetic_model(cfg: ModelConfig, vocab: Vocab, seed: int = 0) -> nn.Mod
     s = vocab.size
     if cfg.kind == "additive":
         return Additive(s)
+    l = max(vocab.n_loci, 1)
     if cfg.kind == "sa":
-        return SALin(s, rank=None if cfg.rank == 0 else cfg.rank)
+        # the cohort score sums l^2 terms f(s_i, s_j) w: scale the initial factors so that it
+        # starts O(1) (r * l * init^2 ~ 1), or the first Adam steps chase an O(l) output
+        r = cfg.rank if cfg.rank else vocab.size
+        return SALin(s, rank=None if cfg.rank == 0 else cfg.rank, init_scale=(r * l) ** -0.5)
     if cfg.kind == "hfa":
         return HyperFeatureAttention(
             torch.as_tensor(vocab.token_locus),
@@ -82,7 +86,11 @@ def build_genetic_model(cfg: ModelConfig, vocab: Vocab, seed: int = 0) -> nn.Mod
             rank=max(cfg.rank, 1),
         )
     if cfg.kind == "ha":
-        return HyperAttention(s, order=cfg.order, rank=max(cfg.rank, 1), value_rank=cfg.value_rank)
+        # the score sums l^order terms: start it O(1) whatever the panel size
+        init = (l ** (cfg.order / 2)) ** (-1 / (2 * cfg.order - 1))
+        return HyperAttention(
+            s, order=cfg.order, rank=max(cfg.rank, 1), value_rank=cfg.value_rank, init_scale=init
+        )
     if cfg.kind == "rfa":
         return RandomFeatureAttention(
             cfg.rfa_heads, cfg.rfa_dim, vocab_size=s, mean=cfg.rfa_mean, seed=seed

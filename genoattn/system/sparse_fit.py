@@ -201,7 +201,17 @@ def tuple_features(z: torch.Tensor, tuples: np.ndarray) -> torch.Tensor:
 class _Design:
     """Columns [covariates | main (l*d) | pairs (k2*d^2) | triples (k3*d^3)], groups, weights."""
 
-    def __init__(self, z, cov, pairs, n_active, pair_scale=None, triples=None, triple_scale=None):
+    def __init__(
+        self,
+        z,
+        cov,
+        pairs,
+        n_active,
+        pair_scale=None,
+        triples=None,
+        triple_scale=None,
+        main_scale=None,
+    ):
         n, l, d = z.shape
         c = cov.shape[1]
         triples = np.zeros((0, 3), dtype=np.int64) if triples is None else triples
@@ -227,7 +237,7 @@ class _Design:
             ]
         )
         act = np.asarray(n_active, dtype=np.float64)
-        w_main = np.sqrt(act)
+        w_main = np.sqrt(act) * (1.0 if main_scale is None else main_scale)
         w_pair = np.sqrt(act[pairs].prod(1)) if k2 else np.zeros(0)
         w_trip = np.sqrt(act[triples].prod(1)) if k3 else np.zeros(0)
         if pair_scale is not None:
@@ -286,8 +296,25 @@ def fit_sparse_sa(
         eta = res.intercept + x_va @ res.beta
         return loss_value(eta, y_va, loss)
 
+    def val_se(x_va: torch.Tensor, res) -> float:
+        """Standard error of the mean validation loss (for the one-standard-error rule)."""
+        eta = res.intercept + x_va @ res.beta
+        per = (
+            0.5 * (y_va - eta) ** 2
+            if loss == "mse"
+            else torch.nn.functional.softplus(eta) - y_va * eta
+        )
+        return float(per.std() / max(len(per), 1) ** 0.5)
+
     # 1. main effects path
-    dm = _Design(z_tr, cov_tr, empty, n_active)
+    # adaptive main-effect weights from each locus's marginal score on the centred trait
+    y0 = y_tr - y_tr.mean()
+    zf = z_tr.reshape(z_tr.shape[0], -1)
+    m_score = ((zf.T @ y0) ** 2 / torch.clamp((zf * zf).sum(0), min=1e-12)).reshape(
+        z_tr.shape[1], z_tr.shape[2]
+    ).sum(1).cpu().numpy() / np.maximum(n_active, 1)
+    mscale = (m_score.max(initial=0.0) / np.maximum(m_score, 1e-12)) ** (cfg.adaptive / 2)
+    dm = _Design(z_tr, cov_tr, empty, n_active, main_scale=mscale)
     xm_va = dm.rows(z_va, cov_va)
     w_all = torch.cat([torch.zeros(dm.c, dtype=dm.x.dtype, device=dm.x.device), dm.w_main])
     lmax = lambda_max(dm.x, y_tr, dm.blocks, w_all, loss)
@@ -342,7 +369,7 @@ def fit_sparse_sa(
     top = max(scores.max(initial=0.0), tscores.max(initial=0.0))
     scale = (top / np.maximum(scores, 1e-12)) ** cfg.adaptive
     tscale = (top / np.maximum(tscores, 1e-12)) ** cfg.adaptive
-    dj = _Design(z_tr, cov_tr, pairs, n_active, scale, triples, tscale)
+    dj = _Design(z_tr, cov_tr, pairs, n_active, scale, triples, tscale, mscale)
     xj_va = dj.rows(z_va, cov_va)
     offset_pairs = torch.cat(
         [
@@ -351,6 +378,7 @@ def fit_sparse_sa(
         ]
     )
     best_j = (best[0], 0.0, None)
+    path = []
     if len(pairs) + len(triples):
         w_pairs_only = torch.cat(
             [torch.zeros(dm.c + dm.l, dtype=dj.x.dtype, device=dj.x.device), dj.w_pair]
@@ -388,8 +416,13 @@ def fit_sparse_sa(
                     n_iter=res.n_iter,
                 )
             )
+            path.append((vl, lam, res))
             if vl < best_j[0]:
                 best_j = (vl, lam, res)
+    if best_j[2] is not None and cfg.select_se > 0:
+        # the sparsest model (largest lambda) within select_se standard errors of the best
+        limit = best_j[0] + cfg.select_se * val_se(xj_va, best_j[2])
+        best_j = next(p for p in path if p[0] <= limit)
     if best_j[2] is None:  # no pair improves on main effects alone
         final_design, final, lam_pair = dm, res_main, math.inf
     else:
@@ -401,6 +434,16 @@ def fit_sparse_sa(
     sel_groups = torch.zeros(d.n_groups, dtype=torch.bool, device=d.x.device)
     sel_groups.index_fill_(0, d.groups[final.beta != 0], True)
     sel_groups[: d.c] = True
+    # strong heredity: a selected interaction brings its loci's main-effect groups into the refit
+    sel_tuples = [
+        t
+        for t, g in zip(
+            list(d.pairs) + list(d.triples), sel_groups[d.c + d.l :].tolist(), strict=True
+        )
+        if g
+    ]
+    for t in sel_tuples:
+        sel_groups[d.c + torch.as_tensor(np.asarray(t), device=d.x.device)] = True
     cols = sel_groups[d.groups]
     g0 = d.c + d.l
     g1 = g0 + len(d.pairs)
