@@ -17,6 +17,16 @@ class BenchName(str, Enum):
     all = "all"
 
 
+def _genotype(quick: bool, out_dir: Path, seed: int) -> dict:
+    """Both parts of the genotype benchmark; returns the cohort record with both tables."""
+    from genoattn.bench import run_activation
+    from genoattn.bench.cohort import run_cohort
+
+    act = run_activation(quick, out_dir / "activation", seed)
+    coh = run_cohort(quick, out_dir / "cohort", seed)
+    return {**coh, "table": f"### activation\n\n{act['table']}\n\n### cohort\n\n{coh['table']}"}
+
+
 def bench(
     name: Annotated[BenchName, typer.Argument(help="Benchmark to run, or 'all'.")],
     quick: Annotated[
@@ -35,12 +45,12 @@ def bench(
     ] = None,
 ) -> None:
     """Reproduce the papers' experiments; writes results.json, table.md and PNG plots."""
-    from genoattn.bench import run_activation, run_colliding, run_lm, run_random_features
+    from genoattn.bench import run_colliding, run_lm, run_random_features
 
     runners = {
         BenchName.colliding_agents: lambda d: run_colliding(quick, d, seed),
-        # 2(a), the paper's activation task; the cohort benchmark goes beside it in d.parent.
-        BenchName.genotype: lambda d: run_activation(quick, d / "activation", seed),
+        # 2(a), the paper's activation task, then 2(b), simulated cohorts
+        BenchName.genotype: lambda d: _genotype(quick, d, seed),
         BenchName.lm: lambda d: run_lm(quick, d, seed, text),
         BenchName.random_features: lambda d: run_random_features(quick, d, seed),
     }
