@@ -167,7 +167,7 @@ def run_cohort(quick: bool, out_dir: Path, seed: int = 0) -> dict[str, Any]:
                     "train": {
                         "seed": seed,
                         "progress": False,
-                        "max_epochs": 30 if quick else 100,
+                        "max_epochs": 30 if quick else 40,
                         "weight_decay": 1e-4,
                     },
                 },
