@@ -124,7 +124,7 @@ class SparseFitConfig:
     tol: float = 1e-5
     screen_block: int = 1024
     adaptive: float = 2.0
-    max_pair_r2: float = 0.05
+    max_pair_r2: float = 0.2
     max_triples: int = 0
     triple_seeds: int = 30
     min_state_count: int = 10

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+# One intra-op thread: the suite is many small tensor ops, which OpenMP spin-waiting slows down
+# badly whenever the 2 cores are shared; results do not depend on it.
+torch.set_num_threads(1)
 
 VCF_HEADER = (
     "##fileformat=VCFv4.2\n"
