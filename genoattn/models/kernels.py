@@ -212,9 +212,10 @@ def sa_lin_cohort_factorised(tokens: Tensor, Wq: Tensor, Wk: Tensor, w: Tensor) 
         Wq, Wk: shape (s, r). w: shape (s,), scalar value weight per token.
     Returns: shape (b,).
     """
-    mask = _token_mask(tokens, Wq.dtype).unsqueeze(-1)  # (b, l, 1)
-    q_sum = (Wq[tokens] * mask).sum(1)  # (b, r)
-    k_sum = (Wk[tokens] * (w[tokens].unsqueeze(-1) * mask)).sum(1)  # (b, r)
+    mask = _token_mask(tokens, Wq.dtype)  # (b, l)
+    # embedding_bag sums the gathered rows without materialising (b, l, r)
+    q_sum = F.embedding_bag(tokens, Wq, mode="sum", per_sample_weights=mask)  # (b, r)
+    k_sum = F.embedding_bag(tokens, Wk, mode="sum", per_sample_weights=w[tokens] * mask)  # (b, r)
     return (q_sum * k_sum).sum(-1)
 
 
