@@ -37,7 +37,9 @@ def heatmaps(
     import matplotlib.pyplot as plt
 
     k = min(n, len(tables))
-    fig, axes = plt.subplots(1, max(k, 1), figsize=(3.2 * max(k, 1), 3.0), squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(k, 1), figsize=(4.0 * max(k, 1), 3.4), squeeze=False, layout="constrained"
+    )
     for i in range(k):
         ax = axes[0, i]
         la, lb = labels[i]

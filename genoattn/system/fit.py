@@ -275,6 +275,16 @@ def fit_ridge(prep: Prepared, cfg: FitConfig, log: Log):
     return pred, pl.DataFrame(history), None, {"genetic": "module"}
 
 
+def _absolute_inputs(cfg: FitConfig) -> FitConfig:
+    """A copy of ``cfg`` whose input paths are absolute, so the run works from any directory."""
+    out = copy.deepcopy(cfg)
+    for name in ("vcf", "bfile", "fasta", "pheno", "covar", "cache_dir"):
+        value = getattr(out.data, name)
+        if value:
+            setattr(out.data, name, str(Path(value).absolute()))
+    return out
+
+
 # --- the command --------------------------------------------------------------------------
 
 
@@ -332,7 +342,7 @@ def fit(
     }
     save_run(
         work,
-        cfg,
+        _absolute_inputs(cfg),
         info,
         pred,
         ds.cohort.loci,
