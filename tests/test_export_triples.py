@@ -6,7 +6,6 @@ import numpy as np
 import polars as pl
 
 from genoattn.config import ExportConfig, FitConfig, from_dict
-from genoattn.contract import Dataset
 from genoattn.interpret.effects import fanova_pure3
 from genoattn.interpret.export import export_triples
 from genoattn.simulate import SimConfig, simulate
@@ -20,15 +19,7 @@ def test_export_triples__planted_product_triple_ranks_in_top10(tmp_path):
             n_samples=2000, n_loci=300, triples=["product"], h2_triple=0.3, h2_pair=0.1, seed=0
         )
     )
-    t = sim.trait
-    ds = Dataset(
-        sim.cohort,
-        t.values.astype(np.float32),
-        t.covariates.astype(np.float32),
-        t.name,
-        t.binary,
-        t.covariate_names,
-    )
+    ds = sim.dataset()
     cfg = from_dict(
         FitConfig, {"model": {"kind": "ha", "fit": "sparse"}, "train": {"progress": False}}
     )

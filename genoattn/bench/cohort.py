@@ -29,18 +29,6 @@ from genoattn.interpret.clump import clump, ld_r2
 from genoattn.system.metrics import r2_score
 
 
-def _dataset(sim) -> Dataset:
-    t = sim.trait
-    return Dataset(
-        sim.cohort,
-        t.values.astype(np.float32),
-        t.covariates.astype(np.float32),
-        t.name,
-        t.binary,
-        t.covariate_names,
-    )
-
-
 def recall_at(found: np.ndarray, planted: np.ndarray, r2: np.ndarray, k: int = 10) -> float:
     """Share of planted pairs (p, 2) matched by a row among the first k of ``found`` (f, 2)."""
     hits = 0
@@ -144,7 +132,7 @@ def run_cohort(quick: bool, out_dir: Path, seed: int = 0) -> dict[str, Any]:
             seed=seed,
         )
     sim = simulate(sim_cfg)
-    ds = _dataset(sim)
+    ds = sim.dataset()
     truth = sim.truth.filter(pl.col("order") == 2)
     planted = truth.select("locus_a", "locus_b").to_numpy().astype(np.int64)
     r2 = ld_r2(np.asarray(sim.cohort.states))

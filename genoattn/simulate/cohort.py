@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from genoattn.contract import Cohort, Trait, make_loci
+from genoattn.contract import Cohort, Dataset, Trait, make_loci
 from genoattn.errors import GenoattnError
 from genoattn.simulate.genotypes import orient_alt_minor, simulate_genotypes
 from genoattn.simulate.phenotype import (
@@ -166,6 +166,18 @@ class SimulatedCohort:
     liability: np.ndarray
     components: pl.DataFrame
     config: SimConfig
+
+    def dataset(self) -> Dataset:
+        """The cohort and its trait as the aligned :class:`Dataset` the models consume."""
+        t = self.trait
+        return Dataset(
+            self.cohort,
+            t.values.astype(np.float32),
+            t.covariates.astype(np.float32),
+            t.name,
+            t.binary,
+            t.covariate_names,
+        )
 
 
 def _interaction_terms(
