@@ -154,6 +154,8 @@ class ModelConfig:
         (Lightning, Adam with weight decay and early stopping; all kinds), ridge (rfa only).
     rank: factorised rank r of C (sa, sgd), of the locus attention (hfa), CP rank R (ha);
         0 means full C (sa only).
+    global_epistasis: K > 0 adds a learned monotone output nonlinearity with K tanh units on
+        the genetic score (sgd fits; for sequence data whose trait saturates).
     """
 
     kind: str = "sa"
@@ -165,6 +167,7 @@ class ModelConfig:
     rfa_heads: int = 256
     rfa_dim: int = 16
     rfa_mean: float = 0.0
+    global_epistasis: int = 0
     sparse: SparseFitConfig = field(default_factory=SparseFitConfig)
 
     def __post_init__(self):
@@ -183,6 +186,15 @@ class ModelConfig:
             _check(self.kind == "rfa", "model.fit", "ridge only with kind rfa", self.kind)
         _check(self.rank >= 0, "model.rank", ">= 0", self.rank)
         _check(self.order >= 2, "model.order", ">= 2", self.order)
+        _check(self.global_epistasis >= 0, "model.global_epistasis", ">= 0", self.global_epistasis)
+        if self.global_epistasis:
+            _check(
+                self.fit == "sgd",
+                "model.fit",
+                "sgd with global_epistasis > 0 (a monotone "
+                "output nonlinearity is learned by gradient descent)",
+                self.fit,
+            )
 
 
 @dataclass

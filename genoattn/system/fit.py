@@ -59,7 +59,7 @@ class Prepared:
         self.cov = ((cov - self.cov_mean) / self.cov_std).astype(np.float32)  # (n, c)
         self.vocab: Vocab = vocab_of(ds.cohort.loci)
 
-    def predictor(self, genetic: torch.nn.Module) -> CohortPredictor:
+    def predictor(self, genetic: torch.nn.Module, global_epistasis: int = 0) -> CohortPredictor:
         return CohortPredictor(
             genetic,
             self.cov.shape[1],
@@ -68,6 +68,7 @@ class Prepared:
             self.y_std,
             torch.as_tensor(self.cov_mean, dtype=torch.float32),
             torch.as_tensor(self.cov_std, dtype=torch.float32),
+            global_epistasis,
         )
 
 
@@ -184,7 +185,7 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
 def fit_sgd(prep: Prepared, cfg: FitConfig, work: Path, resume: bool, log: Log):
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     genetic = build_genetic_model(cfg.model, prep.vocab, cfg.train.seed)
-    pred = prep.predictor(genetic)
+    pred = prep.predictor(genetic, cfg.model.global_epistasis)
     system = CohortSystem(pred, cfg.train.lr, cfg.train.weight_decay)
     dm = TokenDataModule(
         prep.ds.cohort.states,

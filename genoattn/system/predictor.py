@@ -2,8 +2,12 @@
 
 Axis legend: b batch, l loci, c covariates.
 
-phenotype = bias + genetic(tokens) + covariates . beta, in standardised trait units (quantitative)
-or on the logit scale (binary). ``predict`` returns trait units or case probabilities.
+phenotype = bias + g(genetic(tokens)) + covariates . beta, in standardised trait units
+(quantitative) or on the logit scale (binary). ``predict`` returns trait units or case
+probabilities. g is the identity, or with ``global_epistasis = K > 0`` a learned monotone
+nonlinearity g(z) = z + sum_k softplus(a_k) tanh(softplus(b_k) (z - c_k)) — "global epistasis"
+(Otwinowski, McCandlish & Plotkin 2018): sequence effects add on a latent scale that the
+measured trait saturates or sharpens. Each term has a positive slope, so g is increasing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class CohortPredictor(nn.Module):
         binary: logistic link (True) or identity link (False).
         y_mean, y_std: trait standardisation (identity link; 0 and 1 for binary traits).
         cov_mean, cov_std: shape (c,), covariate standardisation from the training samples.
+        global_epistasis: K monotone tanh units on the genetic score (0: identity).
     """
 
     def __init__(
@@ -32,8 +37,14 @@ class CohortPredictor(nn.Module):
         y_std: float = 1.0,
         cov_mean: torch.Tensor | None = None,
         cov_std: torch.Tensor | None = None,
+        global_epistasis: int = 0,
     ):
         super().__init__()
+        k = global_epistasis
+        # starts near the identity: small amplitudes, knots spread over the standardised scale
+        self.ge_a = nn.Parameter(torch.full((k,), -4.0))  # (k,)
+        self.ge_b = nn.Parameter(torch.zeros(k))  # (k,)
+        self.ge_c = nn.Parameter(torch.linspace(-2.0, 2.0, k) if k > 1 else torch.zeros(k))
         self.genetic = genetic
         self.binary = binary
         self.cov_beta = nn.Parameter(torch.zeros(n_cov))  # (c,)
@@ -49,7 +60,12 @@ class CohortPredictor(nn.Module):
 
     def forward(self, tokens: torch.Tensor, cov_std: torch.Tensor) -> torch.Tensor:
         """Linear predictor (b,) in standardised units / logits; cov_std is standardised (b, c)."""
-        eta = self.bias + self.genetic(tokens)
+        z = self.genetic(tokens)
+        if self.ge_a.numel():
+            amp = nn.functional.softplus(self.ge_a)
+            slope = nn.functional.softplus(self.ge_b)
+            z = z + (amp * torch.tanh(slope * (z[:, None] - self.ge_c))).sum(-1)
+        eta = self.bias + z
         if self.cov_beta.numel():
             eta = eta + cov_std @ self.cov_beta
         return eta

@@ -139,7 +139,12 @@ def load_run(run_dir: str | Path) -> Run:
         genetic = empty_block_model(vocab, int(info["n_pairs"]), int(info.get("n_triples", 0)))
     else:
         genetic = build_genetic_model(cfg.model, vocab, cfg.train.seed)
-    pred = CohortPredictor(genetic, len(info["covariates"]), bool(info["binary"]))
+    pred = CohortPredictor(
+        genetic,
+        len(info["covariates"]),
+        bool(info["binary"]),
+        global_epistasis=cfg.model.global_epistasis,
+    )
     try:
         pred.load_state_dict(state, strict=True)
     except RuntimeError as e:
