@@ -120,9 +120,10 @@ class CohortSystem(L.LightningModule):
         )
         return loss
 
-    def on_validation_epoch_end(self) -> None:
+    def on_train_epoch_end(self) -> None:
+        # Lightning validates before this hook, so both losses here belong to this epoch
         m = self.trainer.callback_metrics
-        if "train_loss" in m and not self.trainer.sanity_checking:
+        if "train_loss" in m and "val_loss" in m:
             self.history.append(
                 {
                     "epoch": int(self.current_epoch),
