@@ -6,13 +6,16 @@ Why: with n << |S|^2 a gradient fit of SA_lin interpolates the training set and 
 The invariant A (Ustaomeroglu & Qu 2025: C and w_V are identifiable only through C_mn w_n) is
 instead fit as a convex, group-sparse problem in the contrast basis of ``contrasts.py``:
 
-1. main effects: one group per locus (the diagonal of A), lambda chosen on validation samples;
+1. main effects: one group per locus (the diagonal of A), adaptive weights from each locus's
+   marginal score (Zou 2006), lambda chosen on validation samples;
 2. screening: the group-lasso KKT score ||Z_ab^T r|| of every locus pair, computed as blocked
    matrix products on the training residual (the "strong rule" of Tibshirani et al. 2012); the
    top ``max_candidates`` pairs enter;
-3. joint path: main effects (penalty held) plus candidate pair groups (penalty on a path), lambda
-   chosen on validation samples, warm starts;
-4. relaxation: the selected groups are refit with the penalty shrunk by gamma (relaxed lasso,
+3. joint path: main effects (penalty held) plus candidate pair (and, for HyperAttention,
+   triple) groups with adaptive weights from their screening scores, penalty on a path chosen on
+   validation samples, warm starts, active sets grown by KKT checks;
+4. relaxation: the selected groups, plus the main effects of every locus in a selected
+   interaction (strong heredity), are refit with the penalty shrunk by gamma (relaxed lasso,
    Meinshausen 2007), gamma chosen on validation samples.
 
 Test samples are never touched here.
@@ -292,7 +295,7 @@ def fit_sparse_sa(
     n_active = contrasts.n_active
     empty = np.zeros((0, 2), dtype=np.int64)
 
-    def val_loss(design: _Design, x_va: torch.Tensor, res) -> float:
+    def val_loss(x_va: torch.Tensor, res) -> float:
         eta = res.intercept + x_va @ res.beta
         return loss_value(eta, y_va, loss)
 
@@ -332,7 +335,7 @@ def fit_sparse_sa(
             max_iter=cfg.max_iter,
             tol=cfg.tol,
         )
-        vl = val_loss(dm, xm_va, res)
+        vl = val_loss(xm_va, res)
         n_main = int((res.beta[dm.c :].reshape(dm.l, dm.d).abs().sum(1) > 0).sum())
         trace.append(
             dict(
@@ -400,7 +403,7 @@ def fit_sparse_sa(
                 max_iter=cfg.max_iter,
                 tol=cfg.tol,
             )
-            vl = val_loss(dj, xj_va, res)
+            vl = val_loss(xj_va, res)
             _, mb, pb, tb = dj.split(res.beta)
             n_pairs = int((pb.abs().flatten(1).sum(1) > 0).sum())
             n_triples = int((tb.abs().flatten(1).sum(1) > 0).sum())
