@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from genoattn.atomic import atomic_path
+
 
 def _save(fig, path: Path) -> Path:
-    """Write a figure atomically (temp file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write a figure as PNG atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     return path
+
+
+def _pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend (imported only when plotting)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def heatmaps(
@@ -31,11 +35,7 @@ def heatmaps(
     n: int = 6,
 ) -> Path:
     """Pure interaction tables of the top ``n`` pairs as heatmaps (rows: states of locus a)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     k = min(n, len(tables))
     fig, axes = plt.subplots(
         1, max(k, 1), figsize=(4.0 * max(k, 1), 3.4), squeeze=False, layout="constrained"
@@ -62,11 +62,7 @@ def heatmaps(
 
 def manhattan(by_locus: pl.DataFrame, path: Path) -> Path:
     """Best interaction score of each locus against its position, chromosomes side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 3))
     x0 = 0
     ticks = []
@@ -88,11 +84,7 @@ def manhattan(by_locus: pl.DataFrame, path: Path) -> Path:
 
 def training_curve(history: pl.DataFrame, path: Path) -> Path:
     """Validation (and training) loss over epochs or along the penalty path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3))
     x = history[history.columns[0]].to_numpy()
     for col in ("train_loss", "val_loss"):

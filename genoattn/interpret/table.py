@@ -6,13 +6,12 @@ followed by the caller's statistics columns, in the caller's row order.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from genoattn.atomic import atomic_path
 from genoattn.errors import GenoattnError
 
 LOCUS_FIELDS = ("chrom", "pos", "id", "ref", "alt")
@@ -66,19 +65,11 @@ def write_table(df: pl.DataFrame, path: str | Path) -> Path:
     if path.is_dir():
         raise GenoattnError("is a directory, expected an output file name", path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as e:
-        raise GenoattnError(f"cannot write here ({e.strerror})", path) from None
-    os.close(fd)
-    try:
-        if path.suffix.lower() == ".parquet":
-            df.write_parquet(tmp)
-        else:
-            df.write_csv(tmp, separator="\t", null_value="NA")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            if path.suffix.lower() == ".parquet":
+                df.write_parquet(tmp)
+            else:
+                df.write_csv(tmp, separator="\t", null_value="NA")
     except OSError as e:
         raise GenoattnError(f"cannot write table ({e.strerror})", path) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

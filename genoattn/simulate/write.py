@@ -9,44 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from genoattn.atomic import atomic_path
 from genoattn.contract import MISSING, Cohort, Trait
 from genoattn.errors import GenoattnError
 from genoattn.simulate.cohort import SimConfig, SimulatedCohort
 
 _LOCUS_CHUNK = 512  # loci per block of VCF text; bounds memory to ~4 bytes x samples x chunk
 _BGZF_LEVEL = 1  # fastest deflate: ~5x faster than level 6 on genotype text, files ~1.6x larger
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it onto ``path``, else delete it."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise GenoattnError(f"cannot write here ({e.strerror})", path) from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def prepare_out_dir(out_dir: str | Path) -> Path:
