@@ -114,6 +114,8 @@ class SparseFitConfig:
         with the mean (contrast 0).
     select_se: pick the sparsest pair model within this many standard errors of the best
         validation loss (0: the best).
+    refit_with_validation: once lambda and gamma are chosen, refit the selected groups on the
+        training and validation samples together (test samples stay untouched).
     """
 
     n_lambda: int = 16
@@ -129,6 +131,7 @@ class SparseFitConfig:
     triple_seeds: int = 30
     min_state_count: int = 10
     select_se: float = 0.0
+    refit_with_validation: bool = True
 
     def __post_init__(self):
         self.relax = tuple(float(g) for g in self.relax)

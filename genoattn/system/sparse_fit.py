@@ -487,9 +487,22 @@ def fit_sparse_sa(
         if vl < best_r[0] - 1e-9:
             best_r = (vl, gamma, r)
     gamma, rr = best_r[1], best_r[2]
+    log(f"relaxation: gamma {gamma}, validation loss {best_r[0]:.4f}")
+    if cfg.refit_with_validation:
+        # 5. every choice is made: refit the chosen model on training + validation samples
+        rr = solve_active_set(
+            torch.cat([x_sel, xva_sel]),
+            torch.cat([y_tr, y_va]),
+            b_sel,
+            pen_full * gamma,
+            loss,
+            beta0=rr.beta,
+            intercept0=rr.intercept,
+            max_iter=cfg.max_iter,
+            tol=cfg.tol,
+        )
     beta = torch.zeros(d.x.shape[1], dtype=d.x.dtype, device=d.x.device)
     beta[cols] = rr.beta
-    log(f"relaxation: gamma {gamma}, validation loss {best_r[0]:.4f}")
 
     cov_b, main_b, pair_b, trip_b = d.split(beta)
     keep2 = (pair_b.abs().flatten(1).sum(1) > 0).cpu().numpy()
