@@ -129,7 +129,7 @@ class SparseFitConfig:
     max_pair_r2: float = 0.2
     max_triples: int = 0
     triple_seeds: int = 30
-    min_state_count: int = 10
+    min_state_count: int = 3
     select_se: float = 0.0
     refit_with_validation: bool = True
 
