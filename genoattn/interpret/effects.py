@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genoattn.contract import token_offsets
 from genoattn.errors import GenoattnError
 from genoattn.models.block_sa import BlockSALin
 from genoattn.models.hfa import HyperFeatureAttention
@@ -86,7 +87,7 @@ class PairTables:
         self.model = model
         self.n_states = np.asarray(n_states, dtype=np.int64)
         self.m = int(self.n_states.max())
-        offsets = np.concatenate([[0], np.cumsum(self.n_states)[:-1]])
+        offsets = token_offsets(self.n_states)
         # tok[l, g]: token of state g at locus l, 0 (padding) where the locus has fewer states
         tok = np.zeros((len(self.n_states), self.m), dtype=np.int64)
         for g in range(self.m):

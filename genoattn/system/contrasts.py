@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genoattn.contract import MISSING
+from genoattn.contract import MISSING, token_offsets
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def fit_contrasts(
     order = np.argsort(-counts, axis=1, kind="stable")  # reference state = most common
     n_obs = (counts > 0).sum(axis=1)
     d = max(int(n_obs.max()) - 1, 1) if l else 1
-    offsets = np.concatenate([[0], np.cumsum(n_states)[:-1]])
+    offsets = token_offsets(n_states)
     table = np.zeros((int(n_states.sum()) + 1, d), dtype=np.float32)
     called = counts.sum(axis=1)
     for a in range(l):

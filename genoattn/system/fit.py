@@ -26,7 +26,7 @@ import polars as pl
 import torch
 
 from genoattn.config import FitConfig, ModelConfig
-from genoattn.contract import Dataset
+from genoattn.contract import Dataset, token_offsets
 from genoattn.models.block_sa import BlockSALin
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
 from genoattn.system.contrasts import fit_contrasts
@@ -110,7 +110,7 @@ def block_model(fit: SparseFit, contrasts_table: np.ndarray, vocab: Vocab) -> Bl
     real = tl >= 0
     diag[real] = (contrasts_table[real] * fit.main_beta[tl[real]]).sum(1)
     m = vocab.max_states
-    offsets = np.concatenate([[0], np.cumsum(vocab.n_states)[:-1]])
+    offsets = token_offsets(vocab.n_states)
 
     def z(a):  # (k_a, d) contrast vectors of locus a's states
         return contrasts_table[offsets[a] + 1 : offsets[a] + 1 + vocab.n_states[a]]

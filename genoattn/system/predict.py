@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from genoattn.contract import MISSING, Cohort, states_to_tokens
+from genoattn.contract import MISSING, Cohort, states_to_tokens, token_offsets
 from genoattn.errors import GenoattnError
 from genoattn.system.rundir import Run
 
@@ -79,7 +79,7 @@ def predict_cohort(
             f"this run was fit on {run.info['kind']} data, got {cohort.kind}", label
         )
     states = map_states(run.loci, cohort, label, log)
-    offsets = np.concatenate([[0], np.cumsum(run.loci["n_states"].to_numpy())[:-1]])
+    offsets = token_offsets(run.loci["n_states"].to_numpy())
     pred = run.predictor
     c = pred.cov_beta.numel()
     cov = pred.cov_mean.expand(cohort.n_samples, c).clone()
