@@ -44,10 +44,6 @@ LOCUS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def empty_loci() -> pl.DataFrame:
-    return pl.DataFrame(schema=LOCUS_SCHEMA)
-
-
 def make_loci(chrom, pos, ids, ref, alt, states: list[list[str]]) -> pl.DataFrame:
     """Locus table with the contract's schema; '.' or empty IDs become CHROM:POS:REF:ALT."""
     chrom = [str(c) for c in chrom]

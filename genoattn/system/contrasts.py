@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genoattn.contract import MISSING, token_offsets
+from genoattn.contract import token_offsets
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,3 @@ def pair_features(za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
     """
     n, p, _ = za.shape
     return (za[:, :, :, None] * zb[:, :, None, :]).reshape(n, p, -1)
-
-
-def states_missing(states: np.ndarray) -> np.ndarray:
-    """shape (n, l), bool: missing calls (kept here so callers need not know the code)."""
-    return states == MISSING
