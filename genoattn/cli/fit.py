@@ -63,7 +63,7 @@ def fit(
     progress: o.Progress = True,
 ) -> None:
     """Train an attention model on a phenotype and write the run directory."""
-    from genoattn.config import FitConfig, from_dict, load_yaml
+    from genoattn.config import FitConfig, from_dict, load_yaml, to_dict
     from genoattn.data.load import load_dataset
     from genoattn.system.fit import fit as fit_run
 
@@ -84,7 +84,7 @@ def fit(
     cfg = from_dict(
         FitConfig,
         {
-            "data": {**_asdict(data), "cache_dir": (raw.get("data") or {}).get("cache_dir")},
+            "data": {**to_dict(data), "cache_dir": (raw.get("data") or {}).get("cache_dir")},
             "model": raw_model,
             "train": raw_train,
         },
@@ -93,12 +93,6 @@ def fit(
     result = fit_run(ds, cfg, out, overwrite=overwrite, resume=resume, log=typer.echo)
     typer.echo(_summary(result))
     typer.echo(f"fit: wrote {out}/")
-
-
-def _asdict(data) -> dict:
-    from genoattn.config import to_dict
-
-    return to_dict(data)
 
 
 def _summary(result: dict) -> str:

@@ -155,4 +155,16 @@ class PairTables:
         """Effect tables of listed pairs (k, 2): shape (k, m, m)."""
         if len(pairs) == 0:
             return torch.zeros(0, self.m, self.m)
+        if isinstance(self.model, BlockSALin):  # look the stored tables up: O(k), not O(k^2)
+            stored = {
+                (a, b): t[: self.m, : self.m]
+                for (a, b), t in zip(self.model.pairs.tolist(), self.model.tables, strict=True)
+            }
+            out = torch.zeros(len(pairs), self.m, self.m)
+            for i, (a, b) in enumerate(np.asarray(pairs).tolist()):
+                if (a, b) in stored:
+                    out[i] += stored[(a, b)]
+                if (b, a) in stored:
+                    out[i] += stored[(b, a)].T
+            return out
         return torch.stack([self.block(np.array([a]), np.array([b]))[0, 0] for a, b in pairs])

@@ -96,29 +96,18 @@ class CohortSystem(L.LightningModule):
             return torch.nn.functional.binary_cross_entropy_with_logits(eta, y)
         return torch.nn.functional.mse_loss(eta, y)
 
-    def training_step(self, batch, batch_idx):
+    def _logged_loss(self, batch, name: str) -> torch.Tensor:
         loss = self._loss(batch)
         self.log(
-            "train_loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=batch[0].shape[0],
+            name, loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch[0].shape[0]
         )
         return loss
 
+    def training_step(self, batch, batch_idx):
+        return self._logged_loss(batch, "train_loss")
+
     def validation_step(self, batch, batch_idx):
-        loss = self._loss(batch)
-        self.log(
-            "val_loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=batch[0].shape[0],
-        )
-        return loss
+        return self._logged_loss(batch, "val_loss")
 
     def on_train_epoch_end(self) -> None:
         # Lightning validates before this hook, so both losses here belong to this epoch
