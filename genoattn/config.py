@@ -102,7 +102,7 @@ FIT_METHODS = ("sparse", "sgd", "ridge")
 
 @dataclass
 class SparseFitConfig:
-    """Hierarchical group-lasso fit of the SA_lin invariant (see genoattn/system/sparse_fit.py).
+    """Hierarchical group-lasso fit of the SA_lin invariant (see genoattn/sparse/fit.py).
 
     n_lambda / lambda_min_ratio: the penalty path (geometric, from the smallest all-zero lambda).
     max_candidates: locus pairs admitted by screening. relax: relaxed-lasso factors tried.
@@ -116,6 +116,9 @@ class SparseFitConfig:
         validation loss (0: the best).
     refit_with_validation: once lambda and gamma are chosen, refit the selected groups on the
         training and validation samples together (test samples stay untouched).
+    work_budget_mb: a solver working set is materialised as a dense (n, p_work) design when it
+        takes at most this many MB; otherwise the solver runs through the blocked operator over
+        the int8 states (no design ever exceeds this bound).
     """
 
     n_lambda: int = 16
@@ -132,8 +135,10 @@ class SparseFitConfig:
     min_state_count: int = 3
     select_se: float = 0.0
     refit_with_validation: bool = True
+    work_budget_mb: float = 256.0
 
     def __post_init__(self):
+        _check(self.work_budget_mb >= 0, "sparse.work_budget_mb", ">= 0", self.work_budget_mb)
         self.relax = tuple(float(g) for g in self.relax)
         _check(self.n_lambda >= 2, "sparse.n_lambda", ">= 2", self.n_lambda)
         _check(

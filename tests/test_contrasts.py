@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from genoattn.contract import MISSING, states_to_tokens, token_offsets
-from genoattn.system.contrasts import fit_contrasts, pair_features
+from genoattn.sparse.contrasts import fit_contrasts, pair_features
 
 
 def _states(seed: int = 0, n: int = 600):

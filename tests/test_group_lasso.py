@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from genoattn.system.group_lasso import (
+from genoattn.sparse.group_lasso import (
     lambda_max,
     solve_active_set,
     solve_group_lasso,

@@ -13,8 +13,9 @@ import torch
 
 from genoattn.config import SparseFitConfig
 from genoattn.simulate import SimConfig, simulate
-from genoattn.system.contrasts import fit_contrasts, pair_features
-from genoattn.system.sparse_fit import fit_sparse_sa, screen_pairs
+from genoattn.sparse.contrasts import fit_contrasts, pair_features
+from genoattn.sparse.fit import fit_sparse_sa
+from genoattn.sparse.screen import screen_pairs
 
 SEED = 1
 
@@ -95,8 +96,9 @@ def test_screen_pairs__skips_pairs_of_loci_in_ld(cohort):
 def test_fit_sparse_sa__keeps_every_planted_pair(cohort):
     sim, tr, va, con, z, y, cov = cohort
     cfg = SparseFitConfig(n_lambda=8, max_candidates=40)
+    st = torch.as_tensor(sim.cohort.states)  # (n, l) int8: the fit works from the states
     sol = fit_sparse_sa(
-        z[tr], y[tr], cov[tr], z[va], y[va], cov[va], con, "mse", cfg, log=lambda s: None
+        st[tr], y[tr], cov[tr], st[va], y[va], cov[va], con, "mse", cfg, log=lambda s: None
     )
     kept = {tuple(p) for p in sol.pairs.tolist()}
     for kind, pair in _planted(sim).items():

@@ -3,7 +3,7 @@
 Three fitting routes share the readout (:class:`CohortPredictor`) and the run directory:
 
 * ``sparse`` (sa, additive): the hierarchical group-lasso fit of the SA_lin invariant
-  (``sparse_fit.py``), turned into a :class:`BlockSALin`;
+  (``genoattn/sparse/``), turned into a :class:`BlockSALin`;
 * ``sgd`` (every kind): Lightning, AdamW with weight decay, early stopping on validation loss,
   checkpoints and resume;
 * ``ridge`` (rfa): the values of random-feature attention in closed form, ridge strength chosen on
@@ -28,13 +28,13 @@ import torch
 from genoattn.config import FitConfig, ModelConfig
 from genoattn.contract import Dataset, token_offsets
 from genoattn.models.block_sa import BlockSALin
+from genoattn.sparse.contrasts import fit_contrasts
+from genoattn.sparse.fit import SparseFit, fit_sparse_sa
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
-from genoattn.system.contrasts import fit_contrasts
 from genoattn.system.lit import CohortSystem, TokenDataModule
 from genoattn.system.metrics import metrics
 from genoattn.system.predictor import CohortPredictor
 from genoattn.system.rundir import finish_run, prepare_run_dir, save_run
-from genoattn.system.sparse_fit import SparseFit, fit_sparse_sa
 from genoattn.system.split import make_split, split_from_labels, split_labels
 
 Log = Callable[[str], None]
@@ -142,10 +142,9 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
     contrasts = fit_contrasts(
         np.asarray(ds.cohort.states[tr]), prep.vocab.n_states, mcfg.sparse.min_state_count
     )
-    table = torch.as_tensor(contrasts.table)
 
-    def z(rows):  # (n, l, d) contrast vectors of the rows
-        return table[torch.as_tensor(ds.cohort.tokens(rows), dtype=torch.int64)].to(dev)
+    def states(rows):  # (n, l) int8 on the device: the genotypes travel in compact form
+        return torch.as_tensor(np.ascontiguousarray(ds.cohort.states[rows])).to(dev)
 
     def t(a):
         return torch.as_tensor(a).to(dev)
@@ -157,10 +156,10 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
         scfg.max_triples = 200
     loss = "logistic" if ds.binary else "mse"
     sol = fit_sparse_sa(
-        z(tr),
+        states(tr),
         t(prep.y[tr]),
         t(prep.cov[tr]),
-        z(va),
+        states(va),
         t(prep.y[va]),
         t(prep.cov[va]),
         contrasts,

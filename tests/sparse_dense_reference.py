@@ -1,4 +1,10 @@
-"""Hierarchical group-lasso fit of the SA_lin interaction invariant A = C diag(w_V).
+"""Dense reference of the staged sparse fit, used only by tests (tests/test_sparse_operator.py).
+
+This is the implementation that preceded ``genoattn/sparse/``: it builds the dense (n, l, d)
+contrasts and the dense (n, k, d^m) tuple designs and solves on explicit matrices. The operator
+route must give the same fit.
+
+Hierarchical group-lasso fit of the SA_lin interaction invariant A = C diag(w_V).
 
 Axis legend: n samples, l loci, d contrasts per locus, k candidate pairs, c covariates.
 
@@ -31,8 +37,8 @@ import numpy as np
 import torch
 
 from genoattn.config import SparseFitConfig
-from genoattn.system.contrasts import Contrasts, pair_features
-from genoattn.system.group_lasso import (
+from genoattn.sparse.contrasts import Contrasts, pair_features
+from genoattn.sparse.group_lasso import (
     lambda_max,
     loss_value,
     solve_active_set,

@@ -35,11 +35,15 @@ class Contrasts:
         table: shape (s, d), float32: z(token); row 0 (padding) and unseen states are zero.
         n_active: shape (l,), int64: contrasts actually used by each locus (k_obs - 1, may be 0).
         d: width of the table (max contrasts over loci).
+        locus: shape (l, K, d), float32, K = max states + 1: the same vectors indexed by
+            (locus, state + 1); row 0 (missing) is zero. Contrasts of an int8 state tile are one
+            gather ``locus[a, states + 1]``, as cheap for a 21-residue locus as for a SNP.
     """
 
     table: np.ndarray
     n_active: np.ndarray
     d: int
+    locus: np.ndarray
 
     def locus_features(self, tokens: np.ndarray) -> np.ndarray:
         """shape (n, l, d), float32: contrast vectors of each entity of ``tokens`` (n, l)."""
@@ -89,7 +93,11 @@ def fit_contrasts(
                 continue  # unseen state: contrast 0 (mean imputation)
             e = (others == k).astype(np.float64)
             table[offsets[a] + k + 1, :m] = (e - p) @ t
-    return Contrasts(table=table, n_active=np.maximum(n_obs - 1, 0), d=d)
+    locus = np.zeros((l, kmax + 1, d), dtype=np.float32)
+    for a in range(l):
+        k = int(n_states[a])
+        locus[a, 1 : 1 + k] = table[offsets[a] + 1 : offsets[a] + 1 + k]
+    return Contrasts(table=table, n_active=np.maximum(n_obs - 1, 0), d=d, locus=locus)
 
 
 def pair_features(za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:

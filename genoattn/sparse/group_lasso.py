@@ -2,6 +2,10 @@
 
 Axis legend: n samples, p columns, g groups.
 
+The design enters only through ``X @ beta`` and ``X^T r`` (``operator.py``): a dense tensor, or the
+blocked operator over int8 states; the Lipschitz bound is a power iteration through the same two
+products. Working sets are materialised only when they fit ``budget_bytes``.
+
     minimise  loss(b0 + X beta + offset, y) + sum_g pen_g * ||beta_g||_2
 
 with loss the mean squared error / 2 (quantitative) or the mean logistic deviance / 2... precisely:
@@ -16,8 +20,10 @@ from dataclasses import dataclass
 
 import torch
 
-#: Group layout: contiguous runs of (number of groups, columns per group), in column order.
-Blocks = list[tuple[int, int]]
+from genoattn.sparse.operator import Blocks, Operator, as_operator, working_operator
+
+#: Default bound on a materialised working set (bytes of its (n, p_work) design).
+WORK_BUDGET = 256 * 2**20
 
 
 @dataclass
@@ -33,8 +39,12 @@ class GroupLassoResult:
     converged: bool
 
 
-def lipschitz(x: torch.Tensor, loss: str, n_power: int = 30, seed: int = 0) -> float:
-    """Upper bound on the Lipschitz constant of the loss gradient (power iteration on X^T X / n)."""
+def lipschitz(x, loss: str, n_power: int = 30, seed: int = 0) -> float:
+    """Upper bound on the Lipschitz constant of the loss gradient (power iteration on X^T X / n).
+
+    x: a dense (n, p) design or an operator.
+    """
+    x = as_operator(x, [])
     n, p = x.shape
     if p == 0:
         return 1.0
@@ -43,7 +53,7 @@ def lipschitz(x: torch.Tensor, loss: str, n_power: int = 30, seed: int = 0) -> f
     v /= v.norm()
     s = torch.tensor(0.0)
     for _ in range(n_power):
-        w = x.T @ (x @ v)
+        w = x.rmatvec(x.matvec(v))
         s = w.norm()
         v = w / (s + 1e-30)
     # + intercept column (all ones) bound: ||[X 1]||^2 <= ||X||^2 + n
@@ -91,19 +101,18 @@ def group_soft_threshold(beta: torch.Tensor, blocks: Blocks, thresh: torch.Tenso
     return torch.cat(out) if out else beta
 
 
-def select_groups(blocks: Blocks, keep: torch.Tensor) -> tuple[torch.Tensor, Blocks]:
-    """Columns of the groups in ``keep`` (g,) bool, and the layout of the selected design."""
-    cols, new, g0 = [], [], 0
+def select_groups(blocks: Blocks, keep: torch.Tensor) -> torch.Tensor:
+    """shape (p,), bool: the columns of the groups in ``keep`` (g,) bool."""
+    cols, g0 = [], 0
     for count, width in blocks:
         k = keep[g0 : g0 + count]
         cols.append(k[:, None].expand(count, width).reshape(-1))
-        new.append((int(k.sum()), width))
         g0 += count
-    return (torch.cat(cols) if cols else keep[:0]), new
+    return torch.cat(cols) if cols else keep[:0]
 
 
 def solve_active_set(
-    x: torch.Tensor,
+    x: torch.Tensor | Operator,
     y: torch.Tensor,
     blocks: Blocks,
     pen: torch.Tensor,
@@ -113,13 +122,16 @@ def solve_active_set(
     max_iter: int = 2000,
     tol: float = 1e-5,
     max_rounds: int = 20,
+    budget_bytes: float = WORK_BUDGET,
 ) -> GroupLassoResult:
     """:func:`solve_group_lasso` restricted to a working set of groups, grown until the KKT
     conditions hold for every group left out: ||X_g^T r|| / n <= pen_g (Tibshirani et al. 2012).
 
     Most groups stay at zero along a warm-started path, so each iteration touches only the
-    working set's columns.
+    working set's columns, materialised when its (n, p_work) design fits ``budget_bytes``.
+    ``x``: a dense (n, p) design or an operator with layout ``blocks``.
     """
+    x = as_operator(x, blocks)
     n, p = x.shape
     beta = torch.zeros(p, dtype=x.dtype, device=x.device) if beta0 is None else beta0.clone()
     b0 = intercept0
@@ -128,17 +140,25 @@ def solve_active_set(
     work |= pen == 0
     res = None
     for _ in range(max_rounds):
-        cols, sub = select_groups(blocks, work)
-        xs = x[:, cols]
+        cols = select_groups(blocks, work)
+        xs = working_operator(x, work, budget_bytes)
         res = solve_group_lasso(
-            xs, y, sub, pen[work], loss, beta0=beta[cols], intercept0=b0, max_iter=max_iter, tol=tol
+            xs,
+            y,
+            xs.blocks,
+            pen[work],
+            loss,
+            beta0=beta[cols],
+            intercept0=b0,
+            max_iter=max_iter,
+            tol=tol,
         )
         beta = torch.zeros_like(beta)
         beta[cols] = res.beta
         b0 = res.intercept
-        eta = b0 + xs @ res.beta
+        eta = b0 + xs.matvec(res.beta)
         r = _loss_grad(eta, y, loss) / n
-        viol = (group_norms(x.T @ r, blocks) > pen * (1 + 1e-3) + 1e-12) & ~work
+        viol = (group_norms(x.rmatvec(r), blocks) > pen * (1 + 1e-3) + 1e-12) & ~work
         if not bool(viol.any()):
             break
         work |= viol
@@ -149,7 +169,7 @@ def solve_active_set(
 
 
 def solve_group_lasso(
-    x: torch.Tensor,
+    x: torch.Tensor | Operator,
     y: torch.Tensor,
     blocks: Blocks,
     pen: torch.Tensor,
@@ -164,12 +184,13 @@ def solve_group_lasso(
     """Solve one group-lasso problem.
 
     Args:
-        x: shape (n, p), float; y: shape (n,), float (0/1 for logistic).
+        x: shape (n, p), float, or an operator; y: shape (n,), float (0/1 for logistic).
         blocks: the group layout (sum of count * width = p); pen: shape (g,), penalty per group.
         offset: shape (n,), fixed part of the linear predictor (e.g. covariates), or None.
         beta0 / intercept0: warm start.
         lip: Lipschitz bound from :func:`lipschitz` (computed when None).
     """
+    x = as_operator(x, blocks)
     n, p = x.shape
     dev, dt = x.device, x.dtype
     off = torch.zeros(n, dtype=dt, device=dev) if offset is None else offset
@@ -185,9 +206,7 @@ def solve_group_lasso(
         else:
             intercept0 = float((y - off).mean())
     b0 = torch.tensor(intercept0, dtype=dt, device=dev)
-    # the intercept rides along as column p of an augmented design (unpenalised)
-    xa = torch.cat([x, torch.ones(n, 1, dtype=dt, device=dev)], dim=1)  # (n, p+1)
-    xat = xa.T.contiguous()  # (p+1, n): X^T r as a contiguous matvec
+    # the intercept rides along as coordinate p (an unpenalised all-ones column)
     blocks_a = [*blocks, (1, 1)]
     thresh = torch.cat([pen * step, pen.new_zeros(1)])
     beta = torch.cat([beta, b0.reshape(1)])
@@ -196,8 +215,9 @@ def solve_group_lasso(
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (reported in the result)
-        r = _loss_grad(off + xa @ z, y, loss) / n  # (n,)
-        new = group_soft_threshold(z - step * (xat @ r), blocks_a, thresh)
+        r = _loss_grad(off + z[p] + x.matvec(z[:p]), y, loss) / n  # (n,)
+        grad = torch.cat([x.rmatvec(r), r.sum().reshape(1)])  # (p+1,)
+        new = group_soft_threshold(z - step * grad, blocks_a, thresh)
         diff = new - beta
         # adaptive restart when the momentum points uphill; one host sync per iteration
         up, delta, scale = torch.stack(
@@ -217,7 +237,7 @@ def solve_group_lasso(
 
 
 def lambda_max(
-    x: torch.Tensor,
+    x: torch.Tensor | Operator,
     y: torch.Tensor,
     blocks: Blocks,
     weight: torch.Tensor,
@@ -225,6 +245,7 @@ def lambda_max(
     offset: torch.Tensor | None = None,
 ) -> float:
     """Smallest lambda at which every group with weight > 0 is zero: max_g ||X_g^T r|| / (n w_g)."""
+    x = as_operator(x, blocks)
     n = x.shape[0]
     off = 0.0 if offset is None else offset
     if loss == "mse":
@@ -233,7 +254,7 @@ def lambda_max(
     else:
         ybar = torch.clamp(y.mean(), 1e-6, 1 - 1e-6)
         r = torch.sigmoid(off + torch.logit(ybar)) - y
-    grad = x.T @ r / n
+    grad = x.rmatvec(r) / n
     ratio = group_norms(grad, blocks) / torch.clamp(weight, min=1e-30)
     ratio = ratio[weight > 0]
     return float(ratio.max()) if ratio.numel() else 1.0

@@ -1,0 +1,383 @@
+"""Hierarchical group-lasso fit of the SA_lin interaction invariant A = C diag(w_V).
+
+Axis legend: n samples, l loci, K states + 1, d contrasts per locus, k candidate tuples,
+c covariates, g groups.
+
+Why: with n << |S|^2 a gradient fit of SA_lin interpolates the training set and predicts nothing.
+The invariant A (Ustaomeroglu & Qu 2025: C and w_V are identifiable only through C_mn w_n) is
+instead fit as a convex, group-sparse problem in the contrast basis of ``contrasts.py``, one
+function per stage, each returning a small record:
+
+1. :func:`fit_main`: one group per locus (the diagonal of A), adaptive weights from each locus's
+   marginal score (Zou 2006), lambda chosen on validation samples;
+2. :func:`screen`: the group-lasso KKT score ||Z_ab^T r|| of every locus pair, as blocked matrix
+   products of tile contrasts on the training residual (the "strong rule" of Tibshirani et al.
+   2012); the top ``max_candidates`` pairs (and, for HyperAttention, triples) enter;
+3. :func:`fit_joint`: main effects (penalty held) plus candidate tuple groups with adaptive weights
+   from their screening scores, on a penalty path chosen on validation samples;
+4. :func:`relax`: the selected groups, plus the main effects of every locus in a selected
+   interaction (strong heredity), refit with the penalty shrunk by gamma (relaxed lasso,
+   Meinshausen 2007), gamma chosen on validation samples; then, optionally, refit on training
+   and validation samples together.
+
+Every design is an operator over the int8 states (``operator.py``). Test samples are never
+touched here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from genoattn.config import SparseFitConfig
+from genoattn.sparse.contrasts import Contrasts
+from genoattn.sparse.group_lasso import GroupLassoResult, group_norms, lambda_max, select_groups
+from genoattn.sparse.operator import Groups, StatesOperator, all_groups, working_operator
+from genoattn.sparse.path import (
+    PathPoint,
+    TraceRow,
+    lambda_grid,
+    run_path,
+    solve_logged,
+    validation_loss,
+)
+from genoattn.sparse.screen import StateContrasts, main_scores, screen_pairs, screen_triples
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class SparseFit:
+    """Learned invariant in the contrast basis, plus the selection trace.
+
+    main_beta: (l, d) contrast coefficients of each locus's main-effect group.
+    pairs: (k, 2) locus indices of the pair groups kept in the model (a < b).
+    pair_beta: (k, d, d) coefficients of z_a (x) z_b.
+    triples: (k3, 3) locus indices of the 3-way groups kept (order-3 HyperAttention blocks).
+    triple_beta: (k3, d, d, d) coefficients of z_a (x) z_b (x) z_c.
+    cov_beta: (c,); intercept: scalar (in the units of the standardised trait).
+    trace: list of dicts (stage, lam, gamma, val_loss, n_main, n_pairs, n_iter, converged).
+    """
+
+    main_beta: np.ndarray
+    pairs: np.ndarray
+    pair_beta: np.ndarray
+    cov_beta: np.ndarray
+    intercept: float
+    trace: list[dict]
+    triples: np.ndarray
+    triple_beta: np.ndarray
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The data of one fit: training and validation states, trait, covariates, coding."""
+
+    states_tr: torch.Tensor  # (n_tr, l) int8
+    y_tr: torch.Tensor  # (n_tr,)
+    cov_tr: torch.Tensor  # (n_tr, c)
+    states_va: torch.Tensor  # (n_va, l) int8
+    y_va: torch.Tensor  # (n_va,)
+    cov_va: torch.Tensor  # (n_va, c)
+    table: torch.Tensor  # (l, K, d)
+    n_active: np.ndarray  # (l,)
+    loss: str
+
+    def operators(self, groups: Groups) -> tuple[StatesOperator, StatesOperator]:
+        """The design of ``groups`` on training and on validation samples."""
+        tr = StatesOperator(self.states_tr, self.table, self.cov_tr, groups)
+        return tr, tr.rows(self.states_va, self.cov_va)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Per-group penalty weights: covariates free, main effects, tuples (pairs then triples)."""
+
+    c: int
+    main: torch.Tensor  # (l,)
+    tuples: torch.Tensor  # (k2 + k3,)
+
+    def penalty(self, lam_main: float, lam_tuple: float) -> torch.Tensor:
+        """shape (g,): the penalty of every group."""
+        free = self.main.new_zeros(self.c)
+        return torch.cat([free, lam_main * self.main, lam_tuple * self.tuples])
+
+
+@dataclass(frozen=True)
+class MainStage:
+    lam: float
+    val_loss: float
+    solution: GroupLassoResult
+    weights: Weights
+
+
+@dataclass(frozen=True)
+class Candidates:
+    pairs: np.ndarray  # (k2, 2)
+    pair_scores: np.ndarray  # (k2,)
+    triples: np.ndarray  # (k3, 3)
+    triple_scores: np.ndarray  # (k3,)
+
+
+@dataclass(frozen=True)
+class JointStage:
+    """The chosen model before relaxation; ``lam_tuple`` is inf when no tuple improved on main
+    effects alone (then ``groups`` holds no tuples)."""
+
+    groups: Groups
+    weights: Weights
+    lam_tuple: float
+    val_loss: float
+    solution: GroupLassoResult
+
+
+@dataclass(frozen=True)
+class Relaxed:
+    gamma: float
+    val_loss: float
+    keep: torch.Tensor  # (g,) bool: the refit groups of the joint design
+    solution: GroupLassoResult  # on the columns of the kept groups
+
+
+def _row(stage: str, p: PathPoint, blocks, gamma: float = 1.0) -> TraceRow:
+    """Trace row with the number of non-zero main-effect and tuple groups of a solution."""
+    nz = group_norms(p.solution.beta, blocks) > 0
+    c, m = blocks[0][0], blocks[1][0]
+    n_main, n_tuple = int(nz[c : c + m].sum()), int(nz[c + m :].sum())
+    s = p.solution
+    return TraceRow(stage, p.lam, gamma, p.val_loss, n_main, n_tuple, s.n_iter, s.converged)
+
+
+def fit_main(pb: Problem, cfg: SparseFitConfig, trace: list[TraceRow], log: Log) -> MainStage:
+    """Stage 1: the main-effect path with adaptive weights from marginal scores."""
+    l = pb.table.shape[0]
+    src = StateContrasts(pb.states_tr, pb.table)
+    score = main_scores(src, pb.y_tr - pb.y_tr.mean(), pb.n_active)
+    scale = (score.max(initial=0.0) / np.maximum(score, 1e-12)) ** (cfg.adaptive / 2)
+    w_main = np.sqrt(np.asarray(pb.n_active, dtype=np.float64)) * scale
+    c = pb.cov_tr.shape[1]
+    w_main = torch.as_tensor(w_main, dtype=pb.table.dtype, device=pb.table.device)
+    weights = Weights(c, w_main, pb.table.new_zeros(0))
+    op_tr, op_va = pb.operators(all_groups(c, l))
+    lmax = lambda_max(op_tr, pb.y_tr, op_tr.blocks, weights.penalty(1.0, 0.0), pb.loss)
+    path = run_path(
+        op_tr,
+        op_va,
+        pb.y_tr,
+        pb.y_va,
+        lambda lam: weights.penalty(lam, 0.0),
+        lambda_grid(lmax, cfg),
+        pb.loss,
+        cfg,
+        log,
+        "main",
+    )
+    trace.extend(_row("main", p, op_tr.blocks) for p in path)
+    best = min(path, key=lambda p: p.val_loss)  # the first of equal losses (largest lambda)
+    log(f"main effects: lambda {best.lam:.4g}, validation loss {best.val_loss:.4f}")
+    return MainStage(best.lam, best.val_loss, best.solution, weights)
+
+
+def residual(pb: Problem, main: MainStage) -> torch.Tensor:
+    """shape (n_tr,): y - fitted value (mse) or y - fitted probability (logistic)."""
+    op_tr, _ = pb.operators(all_groups(pb.cov_tr.shape[1], pb.table.shape[0]))
+    eta = main.solution.intercept + op_tr.matvec(main.solution.beta)
+    return pb.y_tr - (eta if pb.loss == "mse" else torch.sigmoid(eta))
+
+
+def screen(pb: Problem, main: MainStage, cfg: SparseFitConfig, log: Log) -> Candidates:
+    """Stage 2: candidate pairs (and triples) by their score on the main-effect residual."""
+    src = StateContrasts(pb.states_tr, pb.table)
+    resid = residual(pb, main)
+    pairs, scores = screen_pairs(
+        src, resid, pb.n_active, cfg.max_candidates, cfg.screen_block, cfg.max_pair_r2
+    )
+    log(f"screening: {len(pairs)} candidate pairs enter (best score {scores[:1]})")
+    seeds = pairs[: cfg.triple_seeds]
+    # the one place triples are screened (swappable for an exhaustive 3-way screen)
+    triples, tscores = screen_triples(
+        src, resid, pb.n_active, seeds, cfg.max_triples, cfg.max_pair_r2
+    )
+    if cfg.max_triples:
+        log(f"screening: {len(triples)} candidate triples enter (best score {tscores[:1]})")
+    return Candidates(pairs, scores, triples, tscores)
+
+
+def fit_joint(
+    pb: Problem,
+    main: MainStage,
+    cand: Candidates,
+    cfg: SparseFitConfig,
+    trace: list[TraceRow],
+    log: Log,
+) -> JointStage:
+    """Stage 3: the tuple-penalty path, main-effect penalty held at its chosen value."""
+    c, l = pb.cov_tr.shape[1], pb.table.shape[0]
+    none = JointStage(all_groups(c, l), main.weights, math.inf, main.val_loss, main.solution)
+    if len(cand.pairs) + len(cand.triples) == 0:
+        log(f"pairs: lambda inf, validation loss {main.val_loss:.4f}")
+        return none
+    # adaptive weights (Zou 2006; Wang & Leng 2008 for groups): a tuple's penalty scales with
+    # 1 / its screening score, so strong tuples are shrunk less and weak ones leave first
+    top = max(cand.pair_scores.max(initial=0.0), cand.triple_scores.max(initial=0.0))
+    act = np.asarray(pb.n_active, dtype=np.float64)
+    tuples = [*cand.pairs.tolist(), *cand.triples.tolist()]
+    df = np.array([act[list(t)].prod() for t in tuples])
+    score = np.r_[cand.pair_scores, cand.triple_scores]
+    w = np.sqrt(df) * (top / np.maximum(score, 1e-12)) ** cfg.adaptive
+    w_tuples = torch.as_tensor(w, dtype=pb.table.dtype, device=pb.table.device)
+    weights = Weights(c, main.weights.main, w_tuples)
+    groups = all_groups(c, l, cand.pairs, cand.triples)
+    op_tr, op_va = pb.operators(groups)
+    p_main = main.solution.beta.numel()
+    beta0 = torch.cat([main.solution.beta, main.solution.beta.new_zeros(op_tr.shape[1] - p_main)])
+    offset = op_tr.matvec(beta0)  # the main-effect fit, for lambda_max of the tuple groups
+    lmax = lambda_max(op_tr, pb.y_tr, op_tr.blocks, weights.penalty(0.0, 1.0), pb.loss, offset)
+    path = run_path(
+        op_tr,
+        op_va,
+        pb.y_tr,
+        pb.y_va,
+        lambda lam: weights.penalty(main.lam, lam),
+        lambda_grid(lmax, cfg),
+        pb.loss,
+        cfg,
+        log,
+        "pairs",
+        beta0,
+        main.solution.intercept,
+    )
+    trace.extend(_row("pairs", p, op_tr.blocks) for p in path)
+    better = [p for p in path if p.val_loss < main.val_loss]
+    if not better:
+        log(f"pairs: lambda inf, validation loss {main.val_loss:.4f}")
+        return none
+    best = min(better, key=lambda p: p.val_loss)
+    if cfg.select_se > 0:
+        # the sparsest model (largest lambda) within select_se standard errors of the best
+        limit = best.val_loss + cfg.select_se * best.val_se
+        best = next(p for p in path if p.val_loss <= limit)
+    log(f"pairs: lambda {best.lam:.4g}, validation loss {min(best.val_loss, main.val_loss):.4f}")
+    return JointStage(groups, weights, best.lam, best.val_loss, best.solution)
+
+
+def _refit_groups(joint: JointStage, blocks) -> torch.Tensor:
+    """shape (g,) bool: non-zero groups, every covariate, and (strong heredity) the main effects
+    of the loci of every selected tuple."""
+    keep = group_norms(joint.solution.beta, blocks) > 0
+    c, l = blocks[0][0], blocks[1][0]
+    keep[:c] = True
+    g = joint.groups
+    tuples = [*g.pairs.tolist(), *g.triples.tolist()]
+    for t, sel in zip(tuples, keep[c + l :].tolist(), strict=True):
+        if sel:
+            keep[c + torch.as_tensor(t, device=keep.device)] = True
+    return keep
+
+
+def relax(
+    pb: Problem,
+    main: MainStage,
+    joint: JointStage,
+    cfg: SparseFitConfig,
+    trace: list[TraceRow],
+    log: Log,
+) -> Relaxed:
+    """Stage 4: refit the selected groups with the penalty shrunk by each factor gamma."""
+    op_tr, op_va = pb.operators(joint.groups)
+    keep = _refit_groups(joint, op_tr.blocks)
+    cols = select_groups(op_tr.blocks, keep)
+    budget = cfg.work_budget_mb * 2**20
+    sub_tr, sub_va = working_operator(op_tr, keep, budget), op_va.select(keep)
+    lam_t = 0.0 if math.isinf(joint.lam_tuple) else joint.lam_tuple
+    pen = joint.weights.penalty(main.lam, lam_t)[keep]
+    best = None
+    for gamma in cfg.relax:
+        r = solve_logged(
+            sub_tr,
+            pb.y_tr,
+            pen * gamma,
+            pb.loss,
+            cfg,
+            log,
+            f"relax, gamma {gamma}",
+            joint.solution.beta[cols],
+            joint.solution.intercept,
+        )
+        vl, se = validation_loss(sub_va, pb.y_va, r, pb.loss)
+        point = PathPoint(joint.lam_tuple, vl, se, r)
+        trace.append(_row("relax", point, sub_tr.blocks, gamma))
+        if best is None or vl < best.val_loss - 1e-9:
+            best = Relaxed(gamma, vl, keep, r)
+    assert best is not None
+    log(f"relaxation: gamma {best.gamma}, validation loss {best.val_loss:.4f}")
+    if cfg.refit_with_validation:
+        # every choice is made: refit the chosen model on training + validation samples
+        both = sub_tr.cat_rows(working_operator(op_va, keep, budget))
+        y = torch.cat([pb.y_tr, pb.y_va])
+        sol = best.solution
+        r = solve_logged(
+            both, y, pen * best.gamma, pb.loss, cfg, log, "refit", sol.beta, sol.intercept
+        )
+        best = Relaxed(best.gamma, best.val_loss, keep, r)
+    return best
+
+
+def _assemble(joint: JointStage, rel: Relaxed, pb: Problem, trace: list[TraceRow]) -> SparseFit:
+    """The relaxed solution, back in the layout of the joint design, as a :class:`SparseFit`."""
+    op, _ = pb.operators(joint.groups)
+    c, m, k2, k3 = joint.groups.counts
+    d = pb.table.shape[2]
+    beta = torch.zeros(op.shape[1], dtype=pb.table.dtype, device=pb.table.device)
+    beta[select_groups(op.blocks, rel.keep)] = rel.solution.beta
+    cov_b, main_b, pair_b, trip_b = (
+        t.cpu().numpy() for t in torch.split(beta, [w * cnt for cnt, w in op.blocks])
+    )
+    pair_b, trip_b = pair_b.reshape(k2, d, d), trip_b.reshape(k3, d, d, d)
+    keep2 = np.abs(pair_b).reshape(k2, d * d).sum(1) > 0
+    keep3 = np.abs(trip_b).reshape(k3, d**3).sum(1) > 0
+    return SparseFit(
+        main_beta=main_b.reshape(m, d),
+        pairs=joint.groups.pairs[keep2],
+        pair_beta=pair_b[keep2],
+        cov_beta=cov_b,
+        intercept=rel.solution.intercept,
+        trace=[asdict(t) for t in trace],
+        triples=joint.groups.triples[keep3],
+        triple_beta=trip_b[keep3],
+    )
+
+
+def fit_sparse_sa(
+    states_tr: torch.Tensor,
+    y_tr: torch.Tensor,
+    cov_tr: torch.Tensor,
+    states_va: torch.Tensor,
+    y_va: torch.Tensor,
+    cov_va: torch.Tensor,
+    contrasts: Contrasts,
+    loss: str,
+    cfg: SparseFitConfig,
+    log: Log = print,
+) -> SparseFit:
+    """Fit the invariant by the four stages of the module docstring.
+
+    Args:
+        states_tr, states_va: shape (n, l), int8 states of training / validation samples, on
+            the compute device (MISSING = -1).
+        y_tr, y_va: shape (n,) standardised trait (mse) or 0/1 (logistic); any trait vector
+            (e.g. a linearised one) can be fit. Their dtype is the compute dtype.
+        cov_tr, cov_va: shape (n, c) standardised covariates.
+    """
+    table = torch.as_tensor(contrasts.locus, dtype=y_tr.dtype, device=y_tr.device)
+    pb = Problem(states_tr, y_tr, cov_tr, states_va, y_va, cov_va, table, contrasts.n_active, loss)
+    trace: list[TraceRow] = []
+    main = fit_main(pb, cfg, trace, log)
+    cand = screen(pb, main, cfg, log)
+    joint = fit_joint(pb, main, cand, cfg, trace, log)
+    rel = relax(pb, main, joint, cfg, trace, log)
+    return _assemble(joint, rel, pb, trace)

@@ -1,0 +1,129 @@
+"""The lambda path: one warm-started loop shared by the main-effect and the interaction stages.
+
+Axis legend: n samples, p columns, g groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genoattn.config import SparseFitConfig
+from genoattn.sparse.group_lasso import GroupLassoResult, loss_value, solve_active_set
+from genoattn.sparse.operator import Operator
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    """One solve of the path: its penalty, validation loss (and its standard error), solution."""
+
+    lam: float
+    val_loss: float
+    val_se: float
+    solution: GroupLassoResult
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One row of ``selection.tsv``."""
+
+    stage: str
+    lam: float
+    gamma: float
+    val_loss: float
+    n_main: int
+    n_pairs: int
+    n_iter: int
+    converged: bool
+
+
+def lambda_grid(lmax: float, cfg: SparseFitConfig) -> list[float]:
+    """Geometric grid from ``lmax`` down to ``lmax * lambda_min_ratio``."""
+    return [float(v) for v in np.geomspace(lmax, lmax * cfg.lambda_min_ratio, cfg.n_lambda)]
+
+
+def validation_loss(
+    op_va: Operator, y_va: torch.Tensor, res: GroupLassoResult, loss: str
+) -> tuple[float, float]:
+    """Mean validation loss and its standard error (for the one-standard-error rule)."""
+    eta = res.intercept + op_va.matvec(res.beta)
+    if loss == "mse":
+        per = 0.5 * (y_va - eta) ** 2
+    else:
+        per = torch.nn.functional.softplus(eta) - y_va * eta
+    return loss_value(eta, y_va, loss), float(per.std() / max(len(per), 1) ** 0.5)
+
+
+def solve_logged(
+    op: Operator,
+    y: torch.Tensor,
+    pen: torch.Tensor,
+    loss: str,
+    cfg: SparseFitConfig,
+    log: Callable[[str], None],
+    what: str,
+    beta0: torch.Tensor | None = None,
+    intercept0: float | None = None,
+) -> GroupLassoResult:
+    """One active-set group-lasso solve; a solve that stops unconverged is logged (one line)."""
+    res = solve_active_set(
+        op,
+        y,
+        op.blocks,
+        pen,
+        loss,
+        beta0=beta0,
+        intercept0=intercept0,
+        max_iter=cfg.max_iter,
+        tol=cfg.tol,
+        budget_bytes=cfg.work_budget_mb * 2**20,
+    )
+    if not res.converged:
+        log(
+            f"warning: group lasso ({what}) stopped after {res.n_iter} iterations without "
+            f"reaching tol {cfg.tol:g}"
+        )
+    return res
+
+
+def run_path(
+    op_tr: Operator,
+    op_va: Operator,
+    y_tr: torch.Tensor,
+    y_va: torch.Tensor,
+    penalty: Callable[[float], torch.Tensor],
+    lambdas: list[float],
+    loss: str,
+    cfg: SparseFitConfig,
+    log: Callable[[str], None],
+    stage: str,
+    beta0: torch.Tensor | None = None,
+    intercept0: float | None = None,
+) -> list[PathPoint]:
+    """Solve along ``lambdas`` (largest first), each solve warm-started at the previous one.
+
+    Args:
+        op_tr / op_va: the design on training / validation samples (same columns).
+        penalty: lambda -> per-group penalties, shape (g,).
+        beta0 / intercept0: warm start of the first solve (None: zeros and the trait mean).
+    """
+    points = []
+    for lam in lambdas:
+        res = solve_logged(
+            op_tr,
+            y_tr,
+            penalty(lam),
+            loss,
+            cfg,
+            log,
+            f"{stage}, lambda {lam:.4g}",
+            beta0,
+            intercept0,
+        )
+        vl, se = validation_loss(op_va, y_va, res, loss)
+        points.append(PathPoint(lam, vl, se, res))
+        beta0, intercept0 = res.beta, res.intercept
+    return points
