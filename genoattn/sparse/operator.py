@@ -27,6 +27,8 @@ Blocks = list[tuple[int, int]]
 
 #: Budget of one index tile (int64 entries), which sets the rows per tile.
 TILE_ENTRIES = 1 << 22
+#: Index tiles of an operator are kept between products when they take at most this many bytes.
+CACHE_BYTES = 256 * 2**20
 
 
 def block_group_index(blocks: Blocks, device=None) -> torch.Tensor:
@@ -110,7 +112,15 @@ class StatesOperator:
         groups: the groups, in column order.
     """
 
-    def __init__(self, states, table, cov, groups: Groups, tile_rows: int | None = None):
+    def __init__(
+        self,
+        states,
+        table,
+        cov,
+        groups: Groups,
+        tile_rows: int | None = None,
+        cache_bytes: float = CACHE_BYTES,
+    ):
         self.states, self.table, self.cov, self.groups = states, table, cov, groups
         c, m, k2, k3 = groups.counts
         d = table.shape[2]
@@ -127,26 +137,55 @@ class StatesOperator:
             torch.as_tensor(groups.pairs, device=dev),
             torch.as_tensor(groups.triples, device=dev),
         ]
+        l = states.shape[1]
+        self._all_main = m == l and bool(np.array_equal(groups.main, np.arange(l)))
+        self._cache_ok = states.shape[0] * (m + k2 + k3) * 4 <= cache_bytes
+        self._cache: list | None = None
+        self._cache_bytes = cache_bytes
 
     # -- helpers -------------------------------------------------------------------------
     def _split(self, beta: torch.Tensor) -> list[torch.Tensor]:
         sizes = [cnt * w for cnt, w in self.blocks]
         return list(torch.split(beta, sizes))
 
-    def _tiles(self):
-        """(row slice, [state index tiles per order]) with states + 1 as int64, (nb, g_j)."""
+    def _state_tiles(self):
+        """(row slice, [states + 1 of each order's groups as int32, (nb, g, order)])."""
         n = self.shape[0]
         for i0 in range(0, n, self.tile_rows):
             rows = slice(i0, min(i0 + self.tile_rows, n))
             st = self.states[rows]
-            yield rows, [st[:, loci].long() + 1 for loci in self._loci]  # (nb, g, order)
+            if self._all_main:  # every locus in order: a slice, not a gather
+                tiles = [(st.int() + 1)[:, :, None]]
+            else:
+                tiles = [st[:, self._loci[0]].int() + 1]
+            yield rows, tiles + [st[:, loci].int() + 1 for loci in self._loci[1:]]
+
+    def _tiles(self):
+        """(row slice, [flat int32 index (nb, g) into each order's (g, K, .., K) tables]).
+
+        The index tiles are kept after the first pass when they fit ``cache_bytes``: the solver
+        then pays only a gather (X @ beta) and a bincount (X^T r) per iteration.
+        """
+        if self._cache is not None:
+            yield from self._cache
+            return
+        keep = self._cache_ok
+        out = []
+        for rows, tiles in self._state_tiles():
+            item = (rows, [self._flat(s) for s in tiles])
+            if keep:
+                out.append(item)
+            yield item
+        if keep:
+            self._cache = out
 
     def _flat(self, s: torch.Tensor) -> torch.Tensor:
         """Flat index into (g, K, ..., K) tables of the (nb, g, order) state tile."""
         g, order = s.shape[1], s.shape[2]
-        idx = torch.arange(g, device=s.device) * self.k**order
-        for j in range(order):
-            idx = idx + s[:, :, j] * self.k ** (order - 1 - j)
+        base = torch.arange(g, dtype=torch.int32, device=s.device) * self.k**order
+        idx = base + s[:, :, 0] * self.k ** (order - 1)
+        for j in range(1, order):
+            idx += s[:, :, j] * self.k ** (order - 1 - j)
         return idx  # (nb, g)
 
     def _tables(self, coefs: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -173,7 +212,7 @@ class StatesOperator:
         for rows, tiles in self._tiles():
             for tab, s in zip(tables, tiles, strict=True):
                 if s.shape[1]:
-                    out[rows] += tab[self._flat(s)].sum(1)
+                    out[rows] += tab[s].sum(1)
         return out
 
     def rmatvec(self, r: torch.Tensor) -> torch.Tensor:
@@ -186,8 +225,7 @@ class StatesOperator:
             rt = r[rows]
             for acc, s in zip(sums, tiles, strict=True):
                 if s.shape[1]:
-                    idx = self._flat(s)
-                    acc.index_add_(0, idx.reshape(-1), rt[:, None].expand_as(idx).reshape(-1))
+                    acc.index_add_(0, s.reshape(-1), rt[:, None].expand_as(s).reshape(-1))
         t, k = self.table, self.k
         (m, _), (k2, _), (k3, _) = self.blocks[1:]
         out = [self.cov[:, self._cov].T @ r]
@@ -207,7 +245,7 @@ class StatesOperator:
     def dense(self) -> torch.Tensor:
         """shape (n, p): the materialised design (only for working sets within a budget)."""
         parts = []
-        for rows, tiles in self._tiles():
+        for rows, tiles in self._state_tiles():
             cols = [self.cov[rows][:, self._cov]]
             for loci, s in zip(self._loci, tiles, strict=True):
                 nb, g, order = s.shape
@@ -224,11 +262,11 @@ class StatesOperator:
     def select(self, keep: torch.Tensor) -> StatesOperator:
         """The operator of the groups in ``keep`` (g,) bool."""
         sub = self.groups.select(keep.cpu().numpy())
-        return StatesOperator(self.states, self.table, self.cov, sub)
+        return StatesOperator(self.states, self.table, self.cov, sub, None, self._cache_bytes)
 
     def rows(self, states: torch.Tensor, cov: torch.Tensor) -> StatesOperator:
         """The same groups on other samples."""
-        return StatesOperator(states, self.table, cov, self.groups)
+        return StatesOperator(states, self.table, cov, self.groups, None, self._cache_bytes)
 
     def cat_rows(self, other: StatesOperator) -> StatesOperator:
         return self.rows(torch.cat([self.states, other.states]), torch.cat([self.cov, other.cov]))

@@ -1,0 +1,283 @@
+"""Scale benchmark (issue 8): whole commands under ``/usr/bin/time -v``, peak RSS beside wall time.
+
+    # (a) the GB1 double-mutant library of the mavenn 1.1.4 wheel (training + validation sets)
+    python benchmarks/bench_scale.py gb1 [--wheel mavenn-1.1.4-py3-none-any.whl]
+            [--models additive,sa]
+    # (b) simulated cohorts: fit + export per n x L cell
+    python benchmarks/bench_scale.py sim --cells 5000x10000,10000x10000,10000x20000 [--seeds 1]
+            [--compare-src DIR]   # also run the same fit with the package at DIR (e.g. the
+                                  # pre-operator code) and record its figures beside
+    python benchmarks/bench_scale.py plot
+
+Without ``--wheel`` the wheel is fetched with ``pip download --no-deps mavenn==1.1.4`` into the
+cache folder. The GB1 table is read from the wheel with zipfile (mavenn is not imported); its
+``set`` column gives the official split (training / validation / test), ``x`` the 55-residue
+sequence and ``y`` the enrichment score. Results are merged into benchmarks/results/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "scale.json"
+GB1 = "mavenn/examples/datasets/gb1_data.csv.gz"
+
+
+def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
+    """Run ``cmd`` under /usr/bin/time -v; wall seconds, peak RSS (GB), exit code."""
+    full = ["/usr/bin/time", "-v", "nice", "-n", "5", *cmd]
+    with open(log, "w") as fh:
+        rc = subprocess.run(full, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+    text = log.read_text()
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
+    secs = 0.0
+    if wall:
+        for part in wall.group(1).split(":"):
+            secs = secs * 60 + float(part)
+    return {
+        "cmd": " ".join(cmd),
+        "rc": rc,
+        "wall_s": round(secs, 1),
+        "peak_rss_gb": round(int(rss.group(1)) / 2**20, 3) if rss else None,
+    }
+
+
+def merge(key: str, value) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[key] = value
+    RESULTS.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def fetch_wheel(cache: Path) -> Path:
+    found = sorted(cache.glob("mavenn-1.1.4-*.whl"))
+    if not found:
+        cache.mkdir(parents=True, exist_ok=True)
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "mavenn==1.1.4", "-d"]
+        subprocess.run([*pip, str(cache)], check=True)
+        found = sorted(cache.glob("mavenn-1.1.4-*.whl"))
+    return found[0]
+
+
+def write_gb1(wheel: Path, work: Path) -> tuple[Path, Path, dict]:
+    """FASTA + pheno TSV of the official training and validation sequences."""
+    fasta, pheno = work / "gb1_trainval.fasta", work / "gb1_trainval.pheno.tsv"
+    raw = gzip.decompress(zipfile.ZipFile(wheel).read(GB1))
+    df = pl.read_csv(raw)
+    assert {"set", "x", "y"} <= set(df.columns), df.columns
+    sets = df["set"].value_counts().sort("set")
+    df = df.filter(pl.col("set").is_in(["training", "validation"]))
+    ids = [f"gb1_{i}" for i in range(len(df))]
+    if not fasta.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        seqs = df["x"].to_list()
+        with open(fasta, "w") as fh:
+            fh.write("".join(f">{i}\n{s}\n" for i, s in zip(ids, seqs, strict=True)))
+        pl.DataFrame({"IID": ids, "y": df["y"]}).write_csv(pheno, separator="\t")
+    info = {
+        "sets": dict(zip(sets["set"].to_list(), sets["count"].to_list(), strict=True)),
+        "n_sequences": len(df),
+        "length": int(df["x"].str.len_chars().max()),
+    }
+    return fasta, pheno, info
+
+
+def run_gb1(args) -> None:
+    work = Path(args.work) / "gb1"
+    wheel = Path(args.wheel) if args.wheel else fetch_wheel(Path(args.cache))
+    fasta, pheno, info = write_gb1(wheel, work)
+    out = {"data": info, "wheel": wheel.name}
+    # reading alone (FASTA -> int8 states), to tell parsing memory from fitting memory
+    read = "import sys; from genoattn.io.fasta import read_fasta as r; r(sys.argv[1])"
+    out["read_fasta"] = measure([sys.executable, "-c", read, str(fasta)], work / "read.log")
+    for model in args.models.split(","):
+        cmd = ["genoattn", "fit", "--fasta", str(fasta), "--pheno", str(pheno)]
+        cmd += ["--out", str(work / f"run_{model}"), "--overwrite", "--no-progress"]
+        if model != "sa":
+            cmd += ["--model", model]
+        res = measure(cmd, work / f"fit_{model}.log")
+        res.update(_metrics(work / f"run_{model}"))
+        res["log_tail"] = (work / f"fit_{model}.log").read_text().splitlines()[-30:-22]
+        out[f"fit_{model}"] = res
+        print(model, json.dumps({k: v for k, v in res.items() if k != "log_tail"}))
+    merge("gb1", out)
+
+
+def _metrics(run: Path) -> dict:
+    m = run / "metrics.json"
+    if not m.exists():
+        return {}
+    d = json.loads(m.read_text())
+    out = {"test_r2": d["test"]["r2"], "val_r2": d["val"]["r2"], "fit_seconds": d["seconds"]}
+    if "additive" in d:
+        out["additive_test_r2"] = d["additive"]["test"]["r2"]
+    return out
+
+
+def _recovered(table: Path, truth: Path) -> tuple[int, int]:
+    """Planted pairs (truth.tsv, order 2) found by id among the exported (clumped) top 10."""
+    if not table.exists():
+        return 0, 0
+    t = pl.read_csv(truth, separator="\t").filter(pl.col("order") == 2)
+    planted = {frozenset((a, b)) for a, b in t.select("id_a", "id_b").iter_rows()}
+    got = pl.read_csv(table, separator="\t").head(10)
+    found = {frozenset((a, b)) for a, b in got.select("id_a", "id_b").iter_rows()}
+    return len(planted & found), len(planted)
+
+
+def run_cell(n: int, l: int, seed: int, work: Path, src: str | None) -> dict:
+    sim = work / f"sim_{n}x{l}_s{seed}"
+    if not (sim / "pheno.tsv").exists():
+        cmd = ["genoattn", "simulate", "--out", str(sim), "--samples", str(n)]
+        subprocess.run([*cmd, "--loci", str(l), "--seed", str(seed)], check=True)
+    tag = "ref" if src else "new"
+    env = dict(os.environ, PYTHONPATH=src) if src else None
+    run = work / f"run_{n}x{l}_s{seed}_{tag}"
+    fit = ["genoattn", "fit", "--vcf", str(sim / "cohort.vcf.gz"), "--pheno"]
+    fit += [str(sim / "pheno.tsv"), "--covar", str(sim / "covar.tsv"), "--out", str(run)]
+    res = {"n": n, "L": l, "seed": seed, "code": tag}
+    # the first fit parses the VCF into the cache; time the fit on the cached genotypes
+    res["fit"] = measure([*fit, "--overwrite", "--no-progress"], work / f"{run.name}.fit.log", env)
+    res.update(_metrics(run))
+    table = run / "epistasis.tsv"
+    exp = ["genoattn", "export", str(run), "--out", str(table), "--top", "10"]
+    res["export"] = measure(exp, work / f"{run.name}.export.log", env)
+    res["planted_found_top10"], res["planted"] = _recovered(table, sim / "truth.tsv")
+    print(json.dumps(res))
+    return res
+
+
+def run_sim(args) -> None:
+    work = Path(args.work) / "sim"
+    work.mkdir(parents=True, exist_ok=True)
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    cells = {(c["n"], c["L"], c["seed"], c["code"]): c for c in data.get("sim", [])}
+    for cell in args.cells.split(","):
+        n, l = (int(v) for v in cell.split("x"))
+        for seed in range(1, args.seeds + 1):
+            for src in [None, args.compare_src] if args.compare_src else [None]:
+                res = run_cell(n, l, seed, work, src)
+                cells[(n, l, seed, res["code"])] = res
+                merge("sim", sorted(cells.values(), key=lambda c: (c["n"], c["L"], c["code"])))
+
+
+def run_gpu(args) -> None:
+    """Screening and the staged fit of a simulated cohort on the GPU (pair x samples / s)."""
+    import time
+
+    import torch
+
+    from genoattn.config import SparseFitConfig
+    from genoattn.simulate import SimConfig, simulate
+    from genoattn.sparse import fit_contrasts, fit_sparse_sa, screen_pairs
+    from genoattn.sparse.screen import StateContrasts
+
+    dev = torch.device("cuda")
+    sim = simulate(SimConfig(n_samples=args.n, n_loci=args.loci, seed=1))
+    c = sim.cohort
+    n_tr = int(0.8 * c.n_samples)
+    tr = np.arange(n_tr)
+    con = fit_contrasts(c.states[tr], c.n_states, 3)
+    st = torch.as_tensor(c.states).to(dev)  # int8 on the device
+    y = torch.as_tensor(sim.trait.values, dtype=torch.float32, device=dev)
+    y = (y - y[tr].mean()) / y[tr].std()
+    table = torch.as_tensor(con.locus, device=dev)
+    src = StateContrasts(st[:n_tr], table)
+    out = {"n_train": n_tr, "loci": c.n_loci, "device": torch.cuda.get_device_name()}
+    for _ in range(2):  # the first call warms up kernels
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        screen_pairs(src, y[:n_tr] - y[:n_tr].mean(), con.n_active, 300, 2048, 0.2)
+        torch.cuda.synchronize()
+        sec = time.perf_counter() - t0
+    n_pairs = c.n_loci * (c.n_loci - 1) / 2
+    out["screen_s"] = sec
+    out["screen_pair_samples_per_s"] = n_pairs * n_tr / sec
+    cov = torch.zeros(c.n_samples, 0, device=dev)
+    t0 = time.perf_counter()
+    sol = fit_sparse_sa(
+        st[:n_tr],
+        y[:n_tr],
+        cov[:n_tr],
+        st[n_tr:],
+        y[n_tr:],
+        cov[n_tr:],
+        con,
+        "mse",
+        SparseFitConfig(),
+        log=lambda s: None,
+    )
+    torch.cuda.synchronize()
+    out["fit_s"] = time.perf_counter() - t0
+    out["fit_pairs"] = len(sol.pairs)
+    out["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 2**30
+    print(json.dumps(out))
+    merge("gpu", out)
+
+
+def plot(_args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = json.loads(RESULTS.read_text())
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    for code, marker in (("new", "o"), ("ref", "x")):
+        cells = [c for c in data.get("sim", []) if c["code"] == code and c["fit"]["rc"] == 0]
+        if not cells:
+            continue
+        x = np.array([c["n"] * c["L"] for c in cells], dtype=float)
+        ax[0].scatter(x, [c["fit"]["wall_s"] for c in cells], marker=marker, label=code)
+        ax[1].scatter(x, [c["fit"]["peak_rss_gb"] for c in cells], marker=marker, label=code)
+    for name, mk in (("fit_sa", "s"), ("fit_additive", "^")):
+        g = data.get("gb1", {}).get(name)
+        if g and g["rc"] == 0:
+            x = data["gb1"]["data"]["n_sequences"] * data["gb1"]["data"]["length"]
+            ax[0].scatter([x], [g["wall_s"]], marker=mk, label=f"GB1 {name[4:]}")
+            ax[1].scatter([x], [g["peak_rss_gb"]], marker=mk, label=f"GB1 {name[4:]}")
+    for a, lab in zip(ax, ["fit wall time (s)", "fit peak RSS (GB)"], strict=True):
+        a.set_xscale("log")
+        a.set_xlabel("samples x loci")
+        a.set_ylabel(lab)
+        a.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS.with_suffix(".png"), dpi=120)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    g = sub.add_parser("gb1")
+    g.add_argument("--wheel", default=None)
+    g.add_argument("--cache", default=str(Path.home() / ".cache" / "genoattn-bench"))
+    g.add_argument("--models", default="additive,sa")
+    s = sub.add_parser("sim")
+    s.add_argument("--cells", default="5000x10000,10000x10000,10000x20000")
+    s.add_argument("--seeds", type=int, default=1)
+    s.add_argument("--compare-src", default=None)
+    sub.add_parser("plot")
+    gp = sub.add_parser("gpu")
+    gp.add_argument("--n", type=int, default=20000)
+    gp.add_argument("--loci", type=int, default=5000)
+    for p in (g, s):
+        p.add_argument("--work", default="/tmp/genoattn-bench-scale")
+    args = ap.parse_args()
+    {"gb1": run_gb1, "sim": run_sim, "plot": plot, "gpu": run_gpu}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
