@@ -18,6 +18,7 @@ from genoattn.contract import MISSING, states_to_tokens, token_offsets
 from genoattn.simulate import SimConfig, simulate
 from genoattn.sparse.contrasts import fit_contrasts
 from genoattn.sparse.fit import fit_sparse_sa
+from genoattn.sparse.gram import GramDesign
 from genoattn.sparse.group_lasso import solve_active_set
 from genoattn.sparse.operator import DenseOperator, StatesOperator, all_groups
 from genoattn.sparse.screen import StateContrasts, main_scores, screen_pairs, screen_triples
@@ -174,3 +175,20 @@ def test_fit_sparse_sa__operator_route_equals_dense_reference(budget):
         assert (g["stage"], g["gamma"]) == (r["stage"], r["gamma"])
         assert abs(g["val_loss"] - r["val_loss"]) < 1e-6
         assert isinstance(g["converged"], bool) and g["n_main"] >= 0 and g["n_pairs"] >= 0
+
+
+def test_gram_design__solve_equals_dense_active_set():
+    st, con, z, cov, table = _setup("snp")
+    groups = all_groups(2, st.shape[1])
+    op = StatesOperator(torch.as_tensor(st), table, torch.as_tensor(cov), groups)
+    x = torch.as_tensor(_dense(z, cov, groups))
+    g = torch.Generator().manual_seed(5)
+    y = x[:, 2:8] @ torch.randn(6, generator=g, dtype=torch.float64)
+    y = y + torch.randn(len(st), generator=g, dtype=torch.float64)
+    pen = torch.full((2 + st.shape[1],), 0.05, dtype=torch.float64)
+    pen[:2] = 0.0
+    via_gram = GramDesign(op, y, rows=41).solve(pen, max_iter=20_000, tol=1e-12)
+    dense = solve_active_set(x, y, op.blocks, pen, "mse", max_iter=20_000, tol=1e-12)
+    assert int((via_gram.beta != 0).sum()) > 0
+    np.testing.assert_allclose(via_gram.beta.numpy(), dense.beta.numpy(), atol=1e-6)
+    assert abs(via_gram.intercept - dense.intercept) < 1e-6

@@ -43,6 +43,7 @@ from genoattn.sparse.path import (
     lambda_grid,
     run_path,
     solve_logged,
+    solver_design,
     validation_loss,
 )
 from genoattn.sparse.screen import StateContrasts, main_scores, screen_pairs, screen_triples
@@ -165,7 +166,7 @@ def fit_main(pb: Problem, cfg: SparseFitConfig, trace: list[TraceRow], log: Log)
     op_tr, op_va = pb.operators(all_groups(c, l))
     lmax = lambda_max(op_tr, pb.y_tr, op_tr.blocks, weights.penalty(1.0, 0.0), pb.loss)
     path = run_path(
-        op_tr,
+        solver_design(op_tr, pb.y_tr, pb.loss, cfg),
         op_va,
         pb.y_tr,
         pb.y_va,
@@ -292,7 +293,8 @@ def relax(
     keep = _refit_groups(joint, op_tr.blocks)
     cols = select_groups(op_tr.blocks, keep)
     budget = cfg.work_budget_mb * 2**20
-    sub_tr, sub_va = working_operator(op_tr, keep, budget), op_va.select(keep)
+    sub_tr = solver_design(working_operator(op_tr, keep, budget), pb.y_tr, pb.loss, cfg)
+    sub_va = op_va.select(keep)
     lam_t = 0.0 if math.isinf(joint.lam_tuple) else joint.lam_tuple
     pen = joint.weights.penalty(main.lam, lam_t)[keep]
     best = None
@@ -317,8 +319,11 @@ def relax(
     log(f"relaxation: gamma {best.gamma}, validation loss {best.val_loss:.4f}")
     if cfg.refit_with_validation:
         # every choice is made: refit the chosen model on training + validation samples
-        both = sub_tr.cat_rows(working_operator(op_va, keep, budget))
         y = torch.cat([pb.y_tr, pb.y_va])
+        both = op_tr.select(keep).cat_rows(op_va.select(keep))
+        both = solver_design(
+            working_operator(both, torch.ones_like(keep[keep]), budget), y, pb.loss, cfg
+        )
         sol = best.solution
         r = solve_logged(
             both, y, pen * best.gamma, pb.loss, cfg, log, "refit", sol.beta, sol.intercept

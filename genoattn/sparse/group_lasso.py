@@ -20,7 +20,13 @@ from dataclasses import dataclass
 
 import torch
 
-from genoattn.sparse.operator import Blocks, Operator, as_operator, working_operator
+from genoattn.sparse.operator import (
+    Blocks,
+    DenseOperator,
+    Operator,
+    as_operator,
+    working_operator,
+)
 
 #: Default bound on a materialised working set (bytes of its (n, p_work) design).
 WORK_BUDGET = 256 * 2**20
@@ -111,6 +117,14 @@ def select_groups(blocks: Blocks, keep: torch.Tensor) -> torch.Tensor:
     return torch.cat(cols) if cols else keep[:0]
 
 
+def _full_bound(x: Operator, loss: str) -> float:
+    """Lipschitz bound of the whole design, kept on the operator: ||X_W|| <= ||X|| bounds every
+    working set, so an operator-route solve needs no power iteration of its own."""
+    if getattr(x, "lip_bound", None) is None:
+        x.lip_bound = lipschitz(x, "mse")
+    return x.lip_bound / 4.0 if loss == "logistic" else x.lip_bound
+
+
 def solve_active_set(
     x: torch.Tensor | Operator,
     y: torch.Tensor,
@@ -150,6 +164,7 @@ def solve_active_set(
             loss,
             beta0=beta[cols],
             intercept0=b0,
+            lip=None if isinstance(xs, DenseOperator) else _full_bound(x, loss),
             max_iter=max_iter,
             tol=tol,
         )

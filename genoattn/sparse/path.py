@@ -12,8 +12,25 @@ import numpy as np
 import torch
 
 from genoattn.config import SparseFitConfig
+from genoattn.sparse.gram import GramDesign
 from genoattn.sparse.group_lasso import GroupLassoResult, loss_value, solve_active_set
-from genoattn.sparse.operator import Operator
+from genoattn.sparse.operator import Operator, StatesOperator
+
+#: A design whose Gram matrix is at most this wide is solved through it (mse, n >> p).
+GRAM_MAX_COLS = 2048
+
+
+def solver_design(
+    op: Operator, y: torch.Tensor, loss: str, cfg: SparseFitConfig
+) -> Operator | GramDesign:
+    """The form in which the solver sees ``op``: its Gram matrix when the loss is mse, the
+    design is too large to materialise within the budget and narrow (p <= GRAM_MAX_COLS,
+    n >= 4 p); else the operator itself."""
+    n, p = op.shape
+    big = isinstance(op, StatesOperator) and op.dense_bytes() > cfg.work_budget_mb * 2**20
+    if loss == "mse" and big and p <= GRAM_MAX_COLS and n >= 4 * p:
+        return GramDesign(op, y)
+    return op
 
 
 @dataclass(frozen=True)
@@ -68,19 +85,24 @@ def solve_logged(
     beta0: torch.Tensor | None = None,
     intercept0: float | None = None,
 ) -> GroupLassoResult:
-    """One active-set group-lasso solve; a solve that stops unconverged is logged (one line)."""
-    res = solve_active_set(
-        op,
-        y,
-        op.blocks,
-        pen,
-        loss,
-        beta0=beta0,
-        intercept0=intercept0,
-        max_iter=cfg.max_iter,
-        tol=cfg.tol,
-        budget_bytes=cfg.work_budget_mb * 2**20,
-    )
+    """One active-set group-lasso solve; a solve that stops unconverged is logged (one line).
+
+    ``op``: an operator, or a :class:`GramDesign` of the same problem (mse)."""
+    if isinstance(op, GramDesign):
+        res = op.solve(pen, beta0, intercept0, cfg.max_iter, cfg.tol)
+    else:
+        res = solve_active_set(
+            op,
+            y,
+            op.blocks,
+            pen,
+            loss,
+            beta0=beta0,
+            intercept0=intercept0,
+            max_iter=cfg.max_iter,
+            tol=cfg.tol,
+            budget_bytes=cfg.work_budget_mb * 2**20,
+        )
     if not res.converged:
         log(
             f"warning: group lasso ({what}) stopped after {res.n_iter} iterations without "
@@ -106,7 +128,8 @@ def run_path(
     """Solve along ``lambdas`` (largest first), each solve warm-started at the previous one.
 
     Args:
-        op_tr / op_va: the design on training / validation samples (same columns).
+        op_tr / op_va: the design on training / validation samples (same columns); op_tr may
+            be the :class:`GramDesign` of the training problem.
         penalty: lambda -> per-group penalties, shape (g,).
         beta0 / intercept0: warm start of the first solve (None: zeros and the trait mean).
     """
