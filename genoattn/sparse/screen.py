@@ -93,6 +93,46 @@ def _pair_block(src, resid, la: torch.Tensor, lb: torch.Tensor):
     return s, ld
 
 
+def _pair_block_counts(src: StateContrasts, resid, la: torch.Tensor, lb: torch.Tensor):
+    """As :func:`_pair_block`, through state-pair tables: for loci with many states (d ~ 20),
+    sum_i z_au(i) z_bv(i) r_i = T_a[:, u]^T R_ab T_b[:, v] with R_ab[s, t] the residual summed
+    over samples in states (s, t): a bincount of n values per pair instead of d^2 products."""
+    k, na, nb_ = src.table.shape[1], len(la), len(lb)
+    bins = na * nb_ * k * k
+    r_tab = torch.zeros(bins, dtype=src.dtype, device=src.device)
+    n_tab = torch.zeros_like(r_tab)
+    base = (torch.arange(na * nb_, device=src.device) * k * k).view(na, nb_)
+    for rows in _row_tiles(src.n, na * nb_):
+        sa = src.states[rows][:, la].long() + 1  # (nb, la)
+        sb = src.states[rows][:, lb].long() + 1  # (nb, lb)
+        idx = (base[None] + sa[:, :, None] * k + sb[:, None, :]).reshape(-1)
+        w = resid[rows, None].expand(-1, na * nb_).reshape(-1)
+        r_tab += torch.bincount(idx, w, minlength=bins).to(src.dtype)
+        n_tab += torch.bincount(idx, minlength=bins).to(src.dtype)
+    ta, tb = src.table[la], src.table[lb]  # (la, K, d), (lb, K, d)
+
+    def contract(tab, xa, xb):  # (la, lb, K, K) -> (la*d, lb*d)
+        q = torch.einsum("abst,btv->absv", tab.view(na, nb_, k, k), xb)
+        return torch.einsum("asu,absv->aubv", xa, q).reshape(na * src.d, nb_ * src.d)
+
+    m = contract(r_tab, ta, tb)
+    norm2 = contract(n_tab, ta * ta, tb * tb)
+    corr = contract(n_tab, ta, tb)
+    d = src.d
+    s = (m**2 / torch.clamp(norm2, min=1e-12)).reshape(na, d, nb_, d).sum((1, 3))
+    ld = ((corr / src.n) ** 2).reshape(na, d, nb_, d).amax((1, 3))
+    return s, ld
+
+
+def _use_counts(src, block: int) -> bool:
+    """State-pair tables beat contrast products when d^2 products per pair cost more than a
+    bincount, i.e. for many-state (sequence) loci, and their tables fit in memory."""
+    if not isinstance(src, StateContrasts):
+        return False
+    k = src.table.shape[1]
+    return src.d >= 4 and min(block, src.l) ** 2 * k * k <= 1 << 25
+
+
 def screen_pairs(
     z,
     resid: torch.Tensor,
@@ -120,13 +160,15 @@ def screen_pairs(
     if k == 0 or l < 2:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
     act = torch.as_tensor(n_active, dtype=src.dtype, device=dev)
+    counts = _use_counts(src, block)
     best_s = torch.empty(0, dtype=src.dtype, device=dev)
     best_i = torch.empty((0, 2), dtype=torch.int64, device=dev)
     for a0 in range(0, l, block):
         la = torch.arange(a0, min(a0 + block, l), device=dev)
         for b0 in range(a0, l, block):
             lb = torch.arange(b0, min(b0 + block, l), device=dev)
-            s, ld = _pair_block(src, resid, la, lb)
+            pair_block = _pair_block_counts if counts else _pair_block
+            s, ld = pair_block(src, resid, la, lb)
             df = act[la, None] * act[None, lb]
             s = torch.where(df > 0, s / torch.clamp(df, min=1), torch.zeros_like(s))
             upper = lb[None, :] > la[:, None]
