@@ -35,6 +35,7 @@ import torch
 
 from genoattn.config import SparseFitConfig
 from genoattn.sparse.contrasts import Contrasts
+from genoattn.sparse.gram import GramDesign
 from genoattn.sparse.group_lasso import GroupLassoResult, group_norms, lambda_max, select_groups
 from genoattn.sparse.operator import Groups, StatesOperator, all_groups, working_operator
 from genoattn.sparse.path import (
@@ -110,10 +111,14 @@ class Weights:
 
 @dataclass(frozen=True)
 class MainStage:
+    """The chosen main-effect model; ``gram``: the stage's Gram matrix when the solver used
+    one (reused by the relaxation of a model without interactions)."""
+
     lam: float
     val_loss: float
     solution: GroupLassoResult
     weights: Weights
+    gram: GramDesign | None
 
 
 @dataclass(frozen=True)
@@ -165,8 +170,9 @@ def fit_main(pb: Problem, cfg: SparseFitConfig, trace: list[TraceRow], log: Log)
     weights = Weights(c, w_main, pb.table.new_zeros(0))
     op_tr, op_va = pb.operators(all_groups(c, l))
     lmax = lambda_max(op_tr, pb.y_tr, op_tr.blocks, weights.penalty(1.0, 0.0), pb.loss)
+    solver = solver_design(op_tr, pb.y_tr, pb.loss, cfg)
     path = run_path(
-        solver_design(op_tr, pb.y_tr, pb.loss, cfg),
+        solver,
         op_va,
         pb.y_tr,
         pb.y_va,
@@ -180,7 +186,8 @@ def fit_main(pb: Problem, cfg: SparseFitConfig, trace: list[TraceRow], log: Log)
     trace.extend(_row("main", p, op_tr.blocks) for p in path)
     best = min(path, key=lambda p: p.val_loss)  # the first of equal losses (largest lambda)
     log(f"main effects: lambda {best.lam:.4g}, validation loss {best.val_loss:.4f}")
-    return MainStage(best.lam, best.val_loss, best.solution, weights)
+    gram = solver if isinstance(solver, GramDesign) else None
+    return MainStage(best.lam, best.val_loss, best.solution, weights, gram)
 
 
 def residual(pb: Problem, main: MainStage) -> torch.Tensor:
@@ -293,7 +300,10 @@ def relax(
     keep = _refit_groups(joint, op_tr.blocks)
     cols = select_groups(op_tr.blocks, keep)
     budget = cfg.work_budget_mb * 2**20
-    sub_tr = solver_design(working_operator(op_tr, keep, budget), pb.y_tr, pb.loss, cfg)
+    if main.gram is not None and len(joint.groups.pairs) + len(joint.groups.triples) == 0:
+        sub_tr = main.gram.select(keep)
+    else:
+        sub_tr = solver_design(working_operator(op_tr, keep, budget), pb.y_tr, pb.loss, cfg)
     sub_va = op_va.select(keep)
     lam_t = 0.0 if math.isinf(joint.lam_tuple) else joint.lam_tuple
     pen = joint.weights.penalty(main.lam, lam_t)[keep]
@@ -320,10 +330,12 @@ def relax(
     if cfg.refit_with_validation:
         # every choice is made: refit the chosen model on training + validation samples
         y = torch.cat([pb.y_tr, pb.y_va])
-        both = op_tr.select(keep).cat_rows(op_va.select(keep))
-        both = solver_design(
-            working_operator(both, torch.ones_like(keep[keep]), budget), y, pb.loss, cfg
-        )
+        if isinstance(sub_tr, GramDesign):
+            both = sub_tr.cat_rows(GramDesign(op_va.select(keep), pb.y_va))
+        else:
+            both = op_tr.select(keep).cat_rows(op_va.select(keep))
+            every = torch.ones_like(keep[keep])
+            both = solver_design(working_operator(both, every, budget), y, pb.loss, cfg)
         sol = best.solution
         r = solve_logged(
             both, y, pen * best.gamma, pb.loss, cfg, log, "refit", sol.beta, sol.intercept

@@ -14,6 +14,8 @@ instead of O(n p). The iterates are those of :func:`solve_group_lasso` on the sa
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from genoattn.sparse.group_lasso import (
@@ -45,11 +47,40 @@ class GramDesign:
             self.xt1 += xt.sum(0).double()
             self.xty += (xt.T @ y[i0 : i0 + rows]).double()
         self.ysum, self.n = float(y.double().sum()), n
-        self.blocks, self.shape, self.dtype = op.blocks, (n, p), op.dtype
-        self.device = op.device
-        # (||X||^2 * 1.05 + n) / n, as lipschitz() bounds the augmented design [X 1]
+        self.blocks, self.dtype, self.device = op.blocks, op.dtype, op.device
+        self._bound()
+
+    def _bound(self) -> None:
+        """(||X||^2 * 1.05 + n) / n, as lipschitz() bounds the augmented design [X 1]."""
+        p = self.gram.shape[0]
+        self.shape = (self.n, p)
         top = float(torch.linalg.eigvalsh(self.gram)[-1]) if p else 0.0
-        self.lip = (top * 1.05 + n) / n
+        self.lip = (top * 1.05 + self.n) / self.n
+
+    def select(self, keep: torch.Tensor) -> GramDesign:
+        """The problem restricted to the groups in ``keep`` (g,) bool: sub-blocks, no pass over
+        the samples."""
+        cols = select_groups(self.blocks, keep)
+        out = copy.copy(self)
+        out.gram, out.xt1, out.xty = self.gram[cols][:, cols], self.xt1[cols], self.xty[cols]
+        out.blocks, g0 = [], 0
+        for count, width in self.blocks:
+            out.blocks.append((int(keep[g0 : g0 + count].sum()), width))
+            g0 += count
+        out._bound()
+        return out
+
+    def cat_rows(self, other: GramDesign) -> GramDesign:
+        """The problem on the samples of both (sufficient statistics add up)."""
+        out = copy.copy(self)
+        out.gram, out.xt1, out.xty = (
+            self.gram + other.gram,
+            self.xt1 + other.xt1,
+            self.xty + other.xty,
+        )
+        out.ysum, out.n = self.ysum + other.ysum, self.n + other.n
+        out._bound()
+        return out
 
     def gradient(self, beta: torch.Tensor, b0: float) -> tuple[torch.Tensor, float]:
         """(X^T r, 1^T r) with r = (b0 + X beta - y) / n, over all p columns."""

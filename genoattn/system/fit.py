@@ -139,12 +139,10 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
     ds, split = prep.ds, prep.split
     dev = device_of(accelerator)
     tr, va = split["train"], split["val"]
-    contrasts = fit_contrasts(
-        np.asarray(ds.cohort.states[tr]), prep.vocab.n_states, mcfg.sparse.min_state_count
-    )
-
-    def states(rows):  # (n, l) int8 on the device: the genotypes travel in compact form
-        return torch.as_tensor(np.ascontiguousarray(ds.cohort.states[rows])).to(dev)
+    # (n, l) int8 rows of each split: the genotypes travel to the device in compact form
+    st_tr = torch.as_tensor(np.ascontiguousarray(ds.cohort.states[tr]))
+    st_va = torch.as_tensor(np.ascontiguousarray(ds.cohort.states[va]))
+    contrasts = fit_contrasts(st_tr.numpy(), prep.vocab.n_states, mcfg.sparse.min_state_count)
 
     def t(a):
         return torch.as_tensor(a).to(dev)
@@ -156,10 +154,10 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
         scfg.max_triples = 200
     loss = "logistic" if ds.binary else "mse"
     sol = fit_sparse_sa(
-        states(tr),
+        st_tr.to(dev),
         t(prep.y[tr]),
         t(prep.cov[tr]),
-        states(va),
+        st_va.to(dev),
         t(prep.y[va]),
         t(prep.cov[va]),
         contrasts,
