@@ -4,10 +4,11 @@ Axis legend: n samples, l variants, m variants in one chunk, p ploidy, a alleles
 
 Fields read: ``call_genotype`` (l, n, p) int8 (-1 missing, -2 fill), ``variant_position`` (l,),
 ``variant_contig`` (l,) index into ``contig_id``, ``variant_allele`` (l, a) str ('' fill),
-``variant_id`` (l,) str, ``sample_id`` (n,) str. Genotypes are read one variant chunk of the store
-at a time and encoded exactly as the VCF reader encodes GT (:func:`genoattn.io.vcf.encode_gt_chunk`),
-so a store converted from a VCF gives the same states, loci and tokens as that VCF. ``zarr``
-(>= 3) is imported lazily; install it with ``pip install 'genoattn[zarr]'``.
+``variant_id`` (l,) str, ``sample_id`` (n,) str. Genotypes are read one variant chunk of the
+store at a time and encoded exactly as the VCF reader encodes GT
+(:func:`genoattn.io.vcf.encode_gt_chunk`), so a store converted from a VCF gives the same states,
+loci and tokens as that VCF. ``zarr`` (>= 3) is imported lazily; install it with
+``pip install 'genoattn[zarr]'``.
 """
 
 from __future__ import annotations
@@ -93,5 +94,7 @@ def read_zarr(path: str | Path, progress: bool = False) -> Cohort:
     if bar is not None:
         bar.close()
     ref = alleles[:, 0]
-    alt = [",".join(r[1 : 1 + k]) or "." for r, k in zip(alleles.tolist(), n_alt.tolist())]
+    alt = [
+        ",".join(r[1 : 1 + k]) or "." for r, k in zip(alleles.tolist(), n_alt.tolist(), strict=True)
+    ]
     return Cohort(states, make_loci(chrom, pos, ids, ref, alt, labels), samples)

@@ -27,7 +27,7 @@ MISSING_DASK = "--workers/--scheduler need dask.distributed: pip install 'genoat
 def dask_client(
     workers: int | None = None, scheduler: str | None = None, threads_per_worker: int = 1
 ) -> Iterator:
-    """A ``dask.distributed.Client``: to ``scheduler`` if given, else a LocalCluster of processes."""
+    """A ``dask.distributed.Client`` to ``scheduler``, else to a LocalCluster of processes."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
