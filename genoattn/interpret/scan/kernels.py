@@ -155,17 +155,14 @@ def genotype_from_cells(cells: torch.Tensor, c: int) -> dict[str, torch.Tensor]:
 
 def finish(test: str, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Add PLINK-style columns and P-values to raw statistics (numpy float64 arrays)."""
-    from scipy import special
-
     if test == "product":
         stat = (stats["beta"] / stats["se"]) ** 2
-        return {
-            "n": stats["n"],
-            "BETA_INT": stats["beta"],
-            "SE": stats["se"],
-            "STAT": stat,
-            "P": special.erfc(np.sqrt(stat / 2)),  # chi-square 1 df tail
-        }
+        # chi-square 1 df tail; torch's float64 erfc agrees with scipy's to 3e-15 (relative) and
+        # spares the scan command the scipy import
+        p = torch.special.erfc(torch.from_numpy(np.sqrt(stat / 2))).numpy()
+        return {"n": stats["n"], "BETA_INT": stats["beta"], "SE": stats["se"], "STAT": stat, "P": p}
+    from scipy import special
+
     f = stats["F"]
     with np.errstate(invalid="ignore"):
         p = special.fdtrc(stats["df1"], stats["df2"], f)

@@ -12,7 +12,9 @@ shards written by several processes, or Dask tasks.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,24 +176,54 @@ def run_tiles(
     tiles: Iterable[int],
     device="cpu",
     progress: bool = False,
+    threads: int | None = None,
 ) -> Partial:
-    """Run tiles in order in this process, merging as it goes (memory: one tile + ``top`` rows)."""
+    """Run tiles in this process, merging as they finish in tile order (memory: ``threads``
+    tiles + ``top`` rows).
+
+    On CPU the tiles run on ``threads`` threads (default: torch's intra-op thread count), each
+    single-threaded inside: the element-wise work of a tile is too fine-grained to share.
+    """
     tiles = list(tiles)
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        tiles = tqdm(tiles, desc=f"scan {spec.test}", unit="tile")
-    best = Partial(empty(spec.test).rows, 0, 0, [])
-    cache: dict = {}
-    for t in tiles:
-        full = spec.top is not None and len(best.rows["P"]) >= spec.top
-        floor = best.rows["P"][spec.top - 1] if full else None
-        best = merge([best, run_tile(inp, spec, t, device, floor, cache)], spec)
+        bar = tqdm(total=len(tiles), desc=f"scan {spec.test}", unit="tile")
+    threads = threads or torch.get_num_threads()
+    best = empty(spec.test)
+    if str(device) != "cpu" or threads <= 1 or len(tiles) <= 1:
+        cache: dict = {}
+        for t in tiles:
+            full = spec.top is not None and len(best.rows["P"]) >= spec.top
+            floor = best.rows["P"][spec.top - 1] if full else None
+            best = merge([best, run_tile(inp, spec, t, device, floor, cache)], spec)
+            if bar is not None:
+                bar.update()
+    else:
+        local = threading.local()
+
+        def one(t: int) -> Partial:
+            if not hasattr(local, "cache"):
+                local.cache = {}
+            return run_tile(inp, spec, t, device, None, local.cache)
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(threads) as pool:
+                for part in pool.map(one, tiles):
+                    best = merge([best, part], spec)
+                    if bar is not None:
+                        bar.update()
+        finally:
+            torch.set_num_threads(before)
+    if bar is not None:
+        bar.close()
+    best.tiles = sorted(tiles)
     return best
 
 
-def run_group(inp: ScanInputs, spec: ScanSpec, tiles: list[int], threads: int = 0) -> Partial:
+def run_group(inp: ScanInputs, spec: ScanSpec, tiles: list[int], threads: int = 1) -> Partial:
     """One task of a distributed run (a group of tiles, CPU), e.g. on a Dask worker."""
-    if threads:
-        torch.set_num_threads(threads)
-    return run_tiles(inp, spec, tiles)
+    return run_tiles(inp, spec, tiles, threads=threads)
