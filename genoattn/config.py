@@ -42,9 +42,10 @@ class QCConfig:
 
 @dataclass
 class DataConfig:
-    """Which inputs to read and how. Exactly one of vcf / bfile / fasta."""
+    """Which inputs to read and how. Exactly one of vcf / bfile / fasta / zarr."""
 
     vcf: str | None = None
+    zarr: str | None = None  # VCF-Zarr store (bio2zarr vcf2zarr), read without the cache
     bfile: str | None = None
     fasta: str | None = None
     pheno: str | None = None
@@ -57,8 +58,8 @@ class DataConfig:
     def __post_init__(self):
         if isinstance(self.qc, dict):
             self.qc = from_dict(QCConfig, self.qc)
-        given = [k for k in ("vcf", "bfile", "fasta") if getattr(self, k)]
-        _check(len(given) <= 1, "data", "at most one of vcf / bfile / fasta", given)
+        given = [k for k in ("vcf", "bfile", "fasta", "zarr") if getattr(self, k)]
+        _check(len(given) <= 1, "data", "at most one of vcf / bfile / fasta / zarr", given)
 
 
 def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:

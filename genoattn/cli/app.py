@@ -28,13 +28,14 @@ def _root() -> None:
 
 def _register() -> None:
     # Imported here so that `genoattn --help` stays fast and each command owns its module.
-    from genoattn.cli import bench, export, fit, scan, simulate
+    from genoattn.cli import bench, export, fit, merge, scan, simulate
 
     app.command("simulate", no_args_is_help=True)(simulate.simulate)
     app.command("fit", no_args_is_help=True)(fit.fit)
     app.command("predict", no_args_is_help=True)(fit.predict)
     app.command("export", no_args_is_help=True)(export.export)
     app.command("scan", no_args_is_help=True)(scan.scan)
+    app.command("merge", no_args_is_help=True)(merge.merge)
     app.command("bench", no_args_is_help=True)(bench.bench)
 
 

@@ -16,6 +16,7 @@ def fit(
     ],
     vcf: o.Vcf = None,
     bfile: o.Bfile = None,
+    zarr: o.Zarr = None,
     fasta: o.Fasta = None,
     pheno: o.Pheno = None,
     trait: o.Trait = None,
@@ -68,7 +69,9 @@ def fit(
     from genoattn.system.fit import fit as fit_run
 
     raw = load_yaml(config) if config else {}
-    data = o.data_config(vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind)
+    data = o.data_config(
+        vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind, zarr=zarr
+    )
     raw_model = dict(raw.get("model") or {})
     if model is not None:
         raw_model["kind"] = model.value
@@ -114,6 +117,7 @@ def predict(
     out: Annotated[Path, typer.Option(help="Predictions table (TSV: id, prediction).")],
     vcf: o.Vcf = None,
     bfile: o.Bfile = None,
+    zarr: o.Zarr = None,
     fasta: o.Fasta = None,
     covar: o.Covar = None,
     alphabet: o.Alphabet = None,
@@ -130,7 +134,7 @@ def predict(
 
     r = load_run(run)
     data = o.data_config(
-        vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0, need_pheno=False
+        vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0, need_pheno=False, zarr=zarr
     )
     cohort = load_genotypes(data, progress=progress, log=typer.echo)
     cov = None

@@ -13,6 +13,9 @@ from genoattn.errors import GenoattnError
 
 Vcf = Annotated[Path | None, typer.Option(help="Genotypes as VCF (.vcf or bgzipped .vcf.gz).")]
 Bfile = Annotated[str | None, typer.Option(help="Genotypes as a PLINK .bed/.bim/.fam prefix.")]
+Zarr = Annotated[
+    Path | None, typer.Option(help="Genotypes as a VCF-Zarr store (bio2zarr vcf2zarr convert).")
+]
 Fasta = Annotated[Path | None, typer.Option(help="Aligned sequences (FASTA), one per sample.")]
 Alphabet = Annotated[
     str | None, typer.Option(help="FASTA alphabet: dna, rna or protein (inferred when omitted).")
@@ -57,12 +60,14 @@ def data_config(
     geno: float,
     mind: float,
     need_pheno: bool = True,
+    zarr: Path | None = None,
 ) -> DataConfig:
     """Build the DataConfig of a command, checking that exactly one genotype input is given."""
-    given = [name for name, v in (("--vcf", vcf), ("--bfile", bfile), ("--fasta", fasta)) if v]
+    inputs = (("--vcf", vcf), ("--bfile", bfile), ("--fasta", fasta), ("--zarr", zarr))
+    given = [name for name, v in inputs if v]
     if len(given) != 1:
         raise GenoattnError(
-            "give exactly one of --vcf FILE, --bfile PREFIX or --fasta FILE"
+            "give exactly one of --vcf FILE, --bfile PREFIX, --fasta FILE or --zarr STORE"
             + (f" (got {' and '.join(given)})" if given else "")
         )
     if need_pheno and pheno is None:
@@ -71,6 +76,7 @@ def data_config(
         vcf=None if vcf is None else str(vcf),
         bfile=bfile,
         fasta=None if fasta is None else str(fasta),
+        zarr=None if zarr is None else str(zarr),
         pheno=None if pheno is None else str(pheno),
         trait=trait,
         covar=None if covar is None else str(covar),
