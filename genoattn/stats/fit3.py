@@ -17,9 +17,10 @@ without covariates and a screen otherwise (exact when genotypes are uncorrelated
 covariates). The 8-df numerator is the general-linear-hypothesis form in the cell-means model,
 RSS_0 - RSS_1 = v' (C' D^-1 C)^-1 v with v = C' mu (mu: cell means, D = diag(cell counts)) and C
 the 27 x 8 orthonormal pure 3-way contrasts (Kronecker products of the two per-locus contrasts
-orthogonal to the constant), so each triple costs an 8 x 8 Cholesky solve, not a 19-parameter fit.
+orthogonal to the constant), so each triple costs an 8 x 8 Cholesky factorisation, not a 19-parameter fit.
 Empty cells make their contrasts untestable: the test is restricted to the subspace
-{u : (C u)_e = 0 for every empty cell e}, whose dimension is rank_1 - rank_0.
+{u : (C u)_e = 0 for every empty cell e}, whose dimension is rank_1 - rank_0. The 8 x 8 factors
+come from a Cholesky vectorised over triples (:func:`cholesky_batched`).
 
 Exact route (:func:`exact_stats`; weights [1, y, y^2, z, z y, z_j z_k] as the pair scan): both
 models with covariates, solved per triple by eigen-decomposition (pseudo-inverse and rank).
@@ -61,14 +62,55 @@ def _outer(x: torch.Tensor) -> torch.Tensor:
     return (x[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)
 
 
-def _chol_solve(g: torch.Tensor, rhs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Solve g x = rhs for a batch of SPD (t, p, p); ok is False where g is (near) singular."""
-    low, info = torch.linalg.cholesky_ex(g)
-    piv = torch.diagonal(low, dim1=-2, dim2=-1) ** 2
-    ok = (info == 0) & (piv > _EPS * torch.diagonal(g, dim1=-2, dim2=-1).clamp_min(1e-300)).all(-1)
-    eye = torch.eye(g.shape[-1], dtype=g.dtype, device=g.device)
-    low = torch.where(ok[:, None, None], low, eye)
-    return torch.cholesky_solve(rhs, low), ok
+def cholesky_batched(
+    g: torch.Tensor, rtol: float = _EPS, ref: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cholesky factors of a batch of small PSD matrices (t, p, p), vectorised over t.
+
+    A pivot below ``rtol`` times its diagonal entry (or ``ref`` (t, p), if given) marks a dependent column: it is zeroed (so the
+    factor of a singular PSD matrix is still usable) and counted out of the rank. The loop runs
+    over the p columns, each step a few (t, p) operations: far faster than t small LAPACK calls.
+    Returns L (t, p, p) lower triangular and rank (t,).
+    """
+    t, p, _ = g.shape
+    low = torch.zeros_like(g)
+    rank = torch.zeros(t, dtype=g.dtype, device=g.device)
+    diag = torch.diagonal(g, dim1=-2, dim2=-1)
+    ref = diag if ref is None else ref
+    for j in range(p):
+        row = low[:, j, :j]  # (t, j)
+        d = diag[:, j] - (row * row).sum(-1)
+        ok = d > rtol * ref[:, j].clamp_min(1e-300)
+        root = torch.sqrt(torch.where(ok, d, 1.0))
+        col = (g[:, j:, j] - (low[:, j:, :j] @ row[:, :, None])[..., 0]) / root[:, None]
+        low[:, j:, j] = torch.where(ok[:, None], col, 0.0)
+        rank = rank + ok.to(g.dtype)
+    return low, rank
+
+
+def forward_solve(low: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """x (t, p) with L x = b for lower-triangular L (t, p, p); zero where a pivot is zero."""
+    x = torch.zeros_like(b)
+    for j in range(b.shape[1]):
+        piv = low[:, j, j]
+        num = b[:, j] - (low[:, j, :j] * x[:, :j]).sum(-1)
+        x[:, j] = torch.where(piv > 0, num / torch.where(piv > 0, piv, 1.0), 0.0)
+    return x
+
+
+def _range_basis(e: torch.Tensor) -> torch.Tensor:
+    """Orthonormal basis (t, p, p) of the range of PSD matrices e (t, p, p) (zero columns pad).
+
+    Gram-Schmidt over the columns of e's Cholesky factor, vectorised over t.
+    """
+    low, _ = cholesky_batched(e, 1e-9)
+    q = torch.zeros_like(e)
+    for j in range(e.shape[-1]):
+        col = low[:, :, j]
+        col = col - (q @ (q.mT @ col[..., None]))[..., 0]
+        norm = col.norm(dim=-1, keepdim=True)
+        q[:, :, j] = torch.where(norm > 1e-6, col / norm.clamp_min(1e-300), 0.0)
+    return q
 
 
 def genotype_fast(
@@ -77,6 +119,8 @@ def genotype_fast(
     """8-df test from cell counts cnt (t, 27), sums of y s (t, 27) and sum of y^2 yy (t,).
 
     ``cov_rank``: covariate columns already projected out of y (they cost df2 degrees).
+    Empty cells: with Q an orthonormal basis of span{c_e : e empty} and P = I - Q Q', the form
+    restricted to {u : C[e] u = 0} is (P v)' (P M P + Q Q')^-1 (P v); df1 = 8 - rank(Q).
     """
     cpure = C_PURE.to(cnt.device)
     cc = _outer(cpure)  # (27, 64)
@@ -85,35 +129,20 @@ def genotype_fast(
     mu = s * inv_n
     v = mu @ cpure  # (t, 8)
     m = (inv_n @ cc).view(t, 8, 8)
-    empty = cnt <= 0
-    some = empty.any(1)
-    ss = torch.zeros(t, dtype=cnt.dtype, device=cnt.device)
-    df1 = torch.full_like(ss, 8.0)
-    ok = torch.ones(t, dtype=torch.bool, device=cnt.device)
-    full = ~some
-    if full.any():
-        x, okf = _chol_solve(m[full], v[full, :, None])
-        ss[full] = (v[full] * x[..., 0]).sum(-1)
-        ok[full] = okf
-    if some.any():
-        # restrict to {u : C[e] u = 0 for empty e}: eigenvectors of sum_e c_e c_e' with eigenvalue 0
-        e = (empty[some].to(cnt.dtype) @ cc).view(-1, 8, 8)
-        w, u = torch.linalg.eigh(e)
-        keep = w < 1e-8
-        mt = u.mT @ m[some] @ u
-        kk = keep[:, :, None] & keep[:, None, :]
-        eye = torch.eye(8, dtype=cnt.dtype, device=cnt.device)
-        mt = torch.where(kk, mt, eye.expand_as(mt))
-        vt = torch.where(keep, (v[some, None, :] @ u)[:, 0], 0.0)
-        x, oke = _chol_solve(mt, vt[..., None])
-        ss[some] = (vt * x[..., 0]).sum(-1)
-        df1[some] = keep.sum(-1).to(cnt.dtype)
-        ok[some] = oke
+    empty = (cnt <= 0).to(cnt.dtype)
+    q = _range_basis((empty @ cc).view(t, 8, 8))  # (t, 8, 8), zero columns beyond the rank
+    rank_e = (q.abs().sum(-2) > 0).sum(-1).to(cnt.dtype)
+    proj = torch.eye(8, dtype=cnt.dtype, device=cnt.device) - q @ q.mT
+    v = (proj @ v[..., None])[..., 0]
+    low, rank_m = cholesky_batched(proj @ m @ proj + q @ q.mT)
+    x = forward_solve(low, v)
+    ss = (x * x).sum(-1)
+    df1 = 8.0 - rank_e
     n = cnt.sum(-1)
-    rank1 = (~empty).sum(-1).to(cnt.dtype)
+    rank1 = 27.0 - empty.sum(-1)
     rss1 = yy - (s * mu).sum(-1)
     df2 = n - rank1 - cov_rank
-    ok = ok & (df1 > 0) & (df2 > 0) & (rss1 > 0)
+    ok = (rank_m == 8) & (df1 > 0) & (df2 > 0) & (rss1 > 0)
     f = (ss / df1.clamp_min(1)) / (rss1 / df2.clamp_min(1))
     f = torch.where(ok, f.clamp_min(0), torch.full_like(f, float("nan")))
     return {"F": f, "df1": df1, "df2": df2, "n": n}
@@ -122,22 +151,25 @@ def genotype_fast(
 def product_fast(
     cnt: torch.Tensor, s: torch.Tensor, yy: torch.Tensor, cov_rank: int = 0
 ) -> dict[str, torch.Tensor]:
-    """1-df product test from cell counts (t, 27), sums of y (t, 27), sum of y^2 (t,)."""
+    """1-df product test from cell counts (t, 27), sums of y (t, 27), sum of y^2 (t,).
+
+    With G = L L' (the 3-way product is the last column), beta_int = (L^-1 r)_7 / L_77,
+    [G^-1]_77 = 1 / L_77^2 and RSS = yy - ||L^-1 r||^2: one forward substitution per triple.
+    """
     x = X_PRODUCT.to(cnt.device)
     t = cnt.shape[0]
     g = (cnt @ _outer(x)).view(t, 8, 8)
-    r = s @ x  # (t, 8)
-    e7 = torch.zeros_like(r)
-    e7[:, 7] = 1.0
-    sol, ok = _chol_solve(g, torch.stack([r, e7], -1))
-    beta = sol[..., 0]
+    low, rank = cholesky_batched(g)
+    f = forward_solve(low, s @ x)  # (t, 8)
     n = cnt.sum(-1)
     dof = n - 8 - cov_rank
-    rss = yy - (beta * r).sum(-1)
-    ok = ok & (dof > 0)
-    se = torch.sqrt(rss.clamp_min(0) / dof.clamp_min(1) * sol[:, 7, 1].clamp_min(0))
+    ok = (rank == 8) & (dof > 0)
+    l77 = torch.where(ok, low[:, 7, 7], 1.0)
+    beta = f[:, 7] / l77
+    rss = yy - (f * f).sum(-1)
+    se = torch.sqrt(rss.clamp_min(0) / dof.clamp_min(1)) / l77
     nan = torch.full_like(n, float("nan"))
-    return {"beta": torch.where(ok, beta[:, 7], nan), "se": torch.where(ok, se, nan), "n": n}
+    return {"beta": torch.where(ok, beta, nan), "se": torch.where(ok, se, nan), "n": n}
 
 
 def _unpack(cells: torch.Tensor, c: int):

@@ -127,13 +127,13 @@ def scan_triple_tile(
     if not bool(keep.any()):
         return {"idx": torch.zeros((0, 3), dtype=torch.int64, device=ia.device)}
     if p.missing[a].any() or p.missing[b].any() or p.missing[c].any():
-        cells = tile_cells_onehot(p.states, p.w_fast, a, b, c)[keep]  # (t, 27, 3)
-        yy = cells[..., 2].sum(-1)
+        cells = tile_cells_onehot(p.states, p.w_fast, a, b, c)[..., keep]  # (3, 27, t)
+        yy = cells[2].sum(0)
     else:
-        cells = tile_cells_complete(p.states, p.w_fast[:, :2], a, b, c)[keep]  # (t, 27, 2)
-        yy = torch.full_like(cells[:, 0, 0], float(p.w_fast[:, 2].double().sum()))
+        cells = tile_cells_complete(p.states, p.w_fast[:, :2], a, b, c)[..., keep]  # (2, 27, t)
+        yy = torch.full_like(cells[0, 0], float(p.w_fast[:, 2].double().sum()))
     fn = product_fast if test == "product" else genotype_fast
-    out = fn(cells[..., 0], cells[..., 1], yy, p.cov_rank)
+    out = fn(cells[0].T, cells[1].T, yy, p.cov_rank)
     grid = torch.meshgrid(ia, ib, ic, indexing="ij")
     out["idx"] = torch.stack([g[keep] for g in grid], 1)
     return out
