@@ -15,7 +15,7 @@ from genoattn.stats import (
     prepare_triples,
     rescore,
     scan_triple_tile,
-    screen_triples,
+    screen_all,
     triple_tiles,
 )
 
@@ -127,8 +127,8 @@ def test_exhaustive__planted_product_triple_first_and_p_from_reference(test):
 
 def test_screen__float32_close_to_float64():
     g, y, z = cohort(n=400, l=12, c=1, seed=7)
-    a = screen_triples(prepare_triples(g, y, z), "genotype", pool=50, block=5)
-    b = screen_triples(prepare_triples(g, y, z, dtype=torch.float64), "genotype", pool=50, block=5)
+    a = screen_all(prepare_triples(g, y, z), "genotype", pool=50, block=5)
+    b = screen_all(prepare_triples(g, y, z, dtype=torch.float64), "genotype", pool=50, block=5)
     assert a["idx"].tolist()[:10] == b["idx"].tolist()[:10]
     np.testing.assert_allclose(a["F"], b["F"], rtol=1e-4)
 

@@ -7,7 +7,8 @@ from genoattn.stats.scan3 import (
     prepare_triples,
     rescore,
     scan_triple_tile,
-    screen_triples,
+    scan_triples,
+    screen_all,
     triple_tiles,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "product_fast",
     "rescore",
     "scan_triple_tile",
-    "screen_triples",
+    "scan_triples",
+    "screen_all",
     "triple_tiles",
 ]

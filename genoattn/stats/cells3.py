@@ -88,7 +88,7 @@ def tile_cells_onehot(
 def triple_cells(states: torch.Tensor, w: torch.Tensor, triples: torch.Tensor) -> torch.Tensor:
     """shape (t, 27, m), float64: cell sums of the listed triples (t, 3) of locus columns."""
     n = states.shape[0]
-    oh = (states[:, triples.reshape(-1), None] == torch.arange(3, device=states.device))
+    oh = states[:, triples.reshape(-1), None] == torch.arange(3, device=states.device)
     oh = oh.to(torch.float64).view(n, -1, 3, 3)
     ab = (oh[:, :, 0, :, None] * oh[:, :, 1, None, :]).reshape(n, -1, 9)
     abc = (ab[..., None] * oh[:, :, 2, None, :]).reshape(n, -1, 27)  # (n, t, 27)

@@ -17,7 +17,8 @@ without covariates and a screen otherwise (exact when genotypes are uncorrelated
 covariates). The 8-df numerator is the general-linear-hypothesis form in the cell-means model,
 RSS_0 - RSS_1 = v' (C' D^-1 C)^-1 v with v = C' mu (mu: cell means, D = diag(cell counts)) and C
 the 27 x 8 orthonormal pure 3-way contrasts (Kronecker products of the two per-locus contrasts
-orthogonal to the constant), so each triple costs an 8 x 8 Cholesky factorisation, not a 19-parameter fit.
+orthogonal to the constant), so each triple costs an 8 x 8 Cholesky factorisation, not a
+19-parameter fit.
 Empty cells make their contrasts untestable: the test is restricted to the subspace
 {u : (C u)_e = 0 for every empty cell e}, whose dimension is rank_1 - rank_0. The 8 x 8 factors
 come from a Cholesky vectorised over triples (:func:`cholesky_batched`).
@@ -67,8 +68,9 @@ def cholesky_batched(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cholesky factors of a batch of small PSD matrices (t, p, p), vectorised over t.
 
-    A pivot below ``rtol`` times its diagonal entry (or ``ref`` (t, p), if given) marks a dependent column: it is zeroed (so the
-    factor of a singular PSD matrix is still usable) and counted out of the rank. The loop runs
+    A pivot below ``rtol`` times its diagonal entry (or ``ref`` (t, p), if given) marks a
+    dependent column: it is zeroed (so the factor of a singular PSD matrix is still usable) and
+    counted out of the rank. The loop runs
     over the p columns, each step a few (t, p) operations: far faster than t small LAPACK calls.
     Returns L (t, p, p) lower triangular and rank (t,).
     """
@@ -130,11 +132,15 @@ def genotype_fast(
     v = mu @ cpure  # (t, 8)
     m = (inv_n @ cc).view(t, 8, 8)
     empty = (cnt <= 0).to(cnt.dtype)
-    q = _range_basis((empty @ cc).view(t, 8, 8))  # (t, 8, 8), zero columns beyond the rank
-    rank_e = (q.abs().sum(-2) > 0).sum(-1).to(cnt.dtype)
-    proj = torch.eye(8, dtype=cnt.dtype, device=cnt.device) - q @ q.mT
-    v = (proj @ v[..., None])[..., 0]
-    low, rank_m = cholesky_batched(proj @ m @ proj + q @ q.mT)
+    rank_e = torch.zeros_like(yy)
+    some = empty.any(-1)
+    if bool(some.any()):  # only triples with an empty cell need the restriction
+        q = _range_basis((empty[some] @ cc).view(-1, 8, 8))  # zero columns beyond the rank
+        rank_e[some] = (q.abs().sum(-2) > 0).sum(-1).to(cnt.dtype)
+        proj = torch.eye(8, dtype=cnt.dtype, device=cnt.device) - q @ q.mT
+        v[some] = (proj @ v[some, :, None])[..., 0]
+        m[some] = proj @ m[some] @ proj + q @ q.mT
+    low, rank_m = cholesky_batched(m)
     x = forward_solve(low, v)
     ss = (x * x).sum(-1)
     df1 = 8.0 - rank_e

@@ -8,8 +8,9 @@ Axis legend: n samples, l loci, c covariates, t triples.
    as Dask tasks and merge to the same table;
 3. :func:`scan_triple_tile` returns the screening statistics of every triple of one tile (fast
    route of :mod:`genoattn.stats.fit3`: y residualised on the covariates);
-4. :func:`scan_triples` keeps the best ``pool`` triples over all tiles and recomputes them with
-   :func:`rescore` (exact route, covariates in both models), ranked by P.
+4. :func:`exhaustive_triples` keeps the best ``pool`` triples over all tiles (screen) and
+   recomputes them with :func:`rescore` (exact route, covariates in both models), ranked by P;
+   :func:`scan_triples` runs it on a cohort and returns the ranked table.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import torch
 
-from genoattn.contract import MISSING
+from genoattn.contract import MISSING, Dataset
+from genoattn.errors import GenoattnError
 from genoattn.stats.cells3 import tile_cells_complete, tile_cells_onehot, triple_cells
 from genoattn.stats.fit3 import exact_stats, genotype_fast, product_fast
 
@@ -87,8 +90,9 @@ def prepare_triples(
     return Prepared3(
         states=torch.as_tensor(st, device=device),
         missing=(st == MISSING).any(0),
-        w_fast=torch.as_tensor(np.column_stack([np.ones(n), y_r, y_r * y_r]), dtype=dtype,
-                               device=device),  # fmt: skip
+        w_fast=torch.as_tensor(
+            np.column_stack([np.ones(n), y_r, y_r * y_r]), dtype=dtype, device=device
+        ),  # fmt: skip
         w_full=torch.as_tensor(np.column_stack(cols), dtype=torch.float64, device=device),
         c=c,
         cov_rank=int(q.shape[1]) - 1,
@@ -111,7 +115,7 @@ def _blocks(n_loci: int, block: int, tile) -> tuple[slice, slice, slice]:
 
 
 def scan_triple_tile(
-    p: Prepared3, tile, test: str = "genotype", block: int = 32
+    p: Prepared3, tile, test: str = "genotype", block: int = 64
 ) -> dict[str, torch.Tensor]:
     """Screening statistics of every triple a < b < c of one tile.
 
@@ -180,11 +184,11 @@ def _bound(test: str, worst_p: float, df2: float) -> float:
     return float(special.fdtri(8, max(df2, 1.0), 1.0 - worst_p)) if worst_p < 1 else 0.0
 
 
-def screen_triples(
+def screen_all(
     p: Prepared3,
     test: str = "genotype",
     pool: int = 2000,
-    block: int = 32,
+    block: int = 64,
     tiles: np.ndarray | None = None,
     progress: bool = False,
 ) -> dict[str, np.ndarray]:
@@ -229,17 +233,61 @@ def exhaustive_triples(
     test: str = "genotype",
     top: int = 1000,
     pool: int | None = None,
-    block: int = 32,
+    block: int = 64,
     progress: bool = False,
     log: Callable = print,
 ) -> dict[str, np.ndarray]:
     """All triples: screen, keep the best ``pool`` (default max(4 top, 1000)), rescore exactly,
     rank by exact P and keep ``top``. Returns idx (top, 3) scan indices and the columns."""
     pool = max(4 * top, 1000) if pool is None else max(pool, top)
-    scr = screen_triples(p, test, pool, block, progress=progress)
+    scr = screen_all(p, test, pool, block, progress=progress)
     exact = pvalues(test, rescore(p, scr["idx"], test))
     cols = {"idx": scr["idx"], **exact}
     keep = ~np.isnan(cols["P"])
     cols = {k: v[keep] for k, v in cols.items()}
     order = _order(cols, test)[:top]
     return {k: v[order] for k, v in cols.items()}
+
+
+def default_block(n: int) -> int:
+    """Block size: the (4 b^2, n) float32 right factor of a tile stays below ~256 MB."""
+    return int(min(64, max(8, (256e6 / (16 * max(n, 1))) ** 0.5)))
+
+
+def scan_triples(
+    dataset: Dataset,
+    test: str = "genotype",
+    top: int = 1000,
+    rows=None,
+    block: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    log: Callable = print,
+) -> pl.DataFrame:
+    """Test every triple of biallelic loci for a 3-way interaction; keep the best ``top``.
+
+    Returns:
+        polars frame sorted by P: idx_a < idx_b < idx_c (cohort locus indices), n (samples
+        called at all three loci), then for ``product`` BETA_INT, SE, STAT, P and for
+        ``genotype`` F, DF1, DF2, P (the pair scan's columns; see :mod:`genoattn.stats.fit3`).
+    """
+    if test not in TESTS:
+        raise GenoattnError(f"unknown interaction test {test!r}; expected one of {list(TESTS)}")
+    if top < 1:
+        raise GenoattnError(f"scan: top must be at least 1, got {top}")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cohort = dataset.cohort
+    rows = np.arange(cohort.n_samples) if rows is None else np.asarray(rows)
+    bial = cohort.is_biallelic()
+    if not bial.all():
+        log(f"scan: skipping {int((~bial).sum())} loci that are not biallelic genotypes")
+    loci = np.flatnonzero(bial)
+    st = np.asarray(cohort.states)[np.ix_(rows, loci)]
+    p = prepare_triples(st, dataset.y[rows], dataset.covariates[rows], device)
+    block = block or default_block(len(rows))
+    n_tri = len(loci) * (len(loci) - 1) * (len(loci) - 2) // 6
+    log(f"scan: {n_tri:,} triples of {len(loci)} loci x {len(rows)} samples, blocks of {block}")
+    res = exhaustive_triples(p, test, top, block=block, progress=progress, log=log)
+    idx = loci[res.pop("idx")].reshape(-1, 3)
+    out = pl.DataFrame({"idx_a": idx[:, 0], "idx_b": idx[:, 1], "idx_c": idx[:, 2], **res})
+    return out.with_columns(pl.col("idx_a", "idx_b", "idx_c", "n").cast(pl.Int64))
