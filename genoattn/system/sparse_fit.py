@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from genoattn.config import SparseFitConfig
+from genoattn.stats.candidates import candidate_triples
 from genoattn.system.contrasts import Contrasts, pair_features
 from genoattn.system.group_lasso import (
     lambda_max,
@@ -360,9 +361,11 @@ def fit_sparse_sa(
         z_tr, resid, n_active, cfg.max_candidates, cfg.screen_block, cfg.max_pair_r2
     )
     log(f"screening: {len(pairs)} candidate pairs enter (best score {scores[:1]})")
-    triples, tscores = screen_triples(
-        z_tr, resid, n_active, pairs[: cfg.triple_seeds], cfg.max_triples, cfg.max_pair_r2
-    )
+    triples, tscores = candidate_triples(  # 3-way screen merged with the pair extensions
+        z_tr, resid, cfg.max_triples, cfg.triple_search,
+        screen_triples(z_tr, resid, n_active, pairs[: cfg.triple_seeds], cfg.max_triples,
+                       cfg.max_pair_r2), pairs[: cfg.triple_seeds], max_r2=cfg.max_pair_r2,
+    )  # fmt: skip
     if cfg.max_triples:
         log(f"screening: {len(triples)} candidate triples enter (best score {tscores[:1]})")
 
