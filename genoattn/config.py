@@ -109,8 +109,11 @@ class SparseFitConfig:
     max_candidates: locus pairs admitted by screening. relax: relaxed-lasso factors tried.
     adaptive: exponent of the adaptive pair weights (1 / screening score). max_pair_r2: pairs of
         loci in LD above this are not screened in (their product mimics a main effect).
-    max_triples: 3-way candidates admitted (0: none; kind ha defaults to 200), searched as
-        extensions of the ``triple_seeds`` best pairs by every third locus.
+    max_triples: 3-way candidates admitted (0: none; kind ha defaults to 200): extensions of
+        the ``triple_seeds`` best pairs by every third locus, merged with the 3-way screen of
+        ``triple_search`` (see genoattn/stats/candidates.py): auto (exhaustive 8-df screen of
+        all triples up to 300 loci, else among 300 focus loci with pairwise, marginal or
+        variance signal), exhaustive, focus, or pairs (pair extensions only).
     min_state_count: genotype classes / residues seen in fewer training samples are pooled
         with the mean (contrast 0).
     select_se: pick the sparsest pair model within this many standard errors of the best
@@ -133,6 +136,7 @@ class SparseFitConfig:
     max_pair_r2: float = 0.2
     max_triples: int = 0
     triple_seeds: int = 30
+    triple_search: str = "auto"
     min_state_count: int = 3
     select_se: float = 0.0
     refit_with_validation: bool = True
@@ -149,6 +153,9 @@ class SparseFitConfig:
             self.lambda_min_ratio,
         )
         _check(self.max_candidates >= 0, "sparse.max_candidates", ">= 0", self.max_candidates)
+        searches = ("auto", "exhaustive", "focus", "pairs")
+        _check(self.triple_search in searches, "sparse.triple_search", f"one of {searches}",
+               self.triple_search)  # fmt: skip
         _check(
             all(0 <= g <= 1 for g in self.relax), "sparse.relax", "factors in [0, 1]", self.relax
         )

@@ -316,3 +316,35 @@ def test_cli_simulate__unwritable_output_is_one_line_error(tmp_path, capsys):
     rc = run(["simulate", "--out", str(tmp_path / "c"), "--pairs", "bogus"])
     assert rc == 2 and "pairs must be" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def _max_lower_cell_mean(dos: np.ndarray, loci: list[int], value: np.ndarray) -> float:
+    """Largest |mean| of a term within any genotype cell of one locus or a pair of its loci."""
+    worst = 0.0
+    for r in (1, 2):
+        for s in combinations(loci, r):
+            cell = (dos[:, list(s)].astype(int) * 3 ** np.arange(r)).sum(axis=1)
+            worst = max(worst, max(abs(value[cell == c].mean()) for c in np.unique(cell)))
+    return worst
+
+
+@pytest.mark.parametrize("kind", ["product", "dominance"])
+def test_triple_lower__project_removes_pairwise_trace_keep_does_not(kind):
+    base = dict(n_samples=600, n_loci=60, pairs=[], triples=[kind], n_additive=0, seed=4)
+    kept = simulate(SimConfig(**base, triple_lower="keep"))
+    proj = simulate(SimConfig(**base, triple_lower="project"))
+    row = proj.truth.row(0, named=True)
+    loci = [row["locus_a"], row["locus_b"], row["locus_c"]]
+    v_keep = kept.components["triple1"].to_numpy()
+    v_proj = proj.components["triple1"].to_numpy()
+    assert _max_lower_cell_mean(kept.cohort.states, loci, v_keep) > 0.05
+    assert _max_lower_cell_mean(proj.cohort.states, loci, v_proj) < 1e-9
+    # both hold the requested share; the projected one is all 3-way
+    assert np.var(v_proj) == pytest.approx(proj.config.h2_triple)
+    assert row["variance_epistatic"] == pytest.approx(proj.config.h2_triple)
+    assert kept.truth.row(0, named=True)["variance_epistatic"] < 0.5 * kept.config.h2_triple
+
+
+def test_sim_config__rejects_bad_triple_lower():
+    with pytest.raises(GenoattnError, match="triple_lower"):
+        SimConfig(triple_lower="drop")

@@ -39,6 +39,7 @@ def scan(
         ),
     ] = TestKind.product,
     out: Annotated[Path, typer.Option(help="Output table (.tsv, or .parquet).")] = Path("scan.tsv"),
+<<<<<<< HEAD
     top: Top = 1000,
     p_threshold: Annotated[
         float | None, typer.Option(help="Keep only pairs with P <= this (PLINK --epi1).")
@@ -59,15 +60,37 @@ def scan(
     scheduler: Annotated[
         str | None, typer.Option(help="Run the tiles on an existing Dask scheduler (ADDRESS).")
     ] = None,
+=======
+    top: Annotated[int, typer.Option(min=1, help="Keep the best TOP pairs.")] = 1000,
+    order: Annotated[
+        int,
+        typer.Option(
+            min=2,
+            max=3,
+            help="2: pairs; 3: all triples (product: 1-df g_a*g_b*g_c term over all lower "
+            "terms; genotype: 8-df 27-cell test against all pairwise genotype-class terms).",
+        ),
+    ] = 2,
+    clump: Annotated[bool, typer.Option(help="LD-clump the ranked pairs.")] = False,
+    clump_r2: Annotated[float, typer.Option(help="Clumping r^2 threshold.")] = 0.5,
+    clump_kb: Annotated[float, typer.Option(help="Clumping window in kb.")] = 250.0,
+>>>>>>> h-triples
     maf: o.Maf = 0.0,
     geno: o.Geno = 1.0,
     mind: o.Mind = 1.0,
     progress: o.Progress = True,
 ) -> None:
     """Test every pair of biallelic loci for interaction and write the ranked table."""
+<<<<<<< HEAD
     from genoattn.data.load import input_record, load_dataset
     from genoattn.interpret.scan.engine import run_scan
     from genoattn.interpret.scan.output import parse_shard, write_scan
+=======
+    from genoattn.data.load import load_dataset
+    from genoattn.interpret.clump import clump as run_clump
+    from genoattn.interpret.scan import scan as run_scan
+    from genoattn.interpret.table import pair_table, triple_table, write_table
+>>>>>>> h-triples
 
     cfg = o.data_config(vcf, bfile, None, pheno, trait, covar, None, maf, geno, mind, zarr=zarr)
     part = parse_shard(shard)
@@ -76,6 +99,7 @@ def scan(
     ds = load_dataset(cfg, progress=progress)
     if ds.binary:
         typer.echo("scan: case/control trait (0/1) tested with the linear model")
+<<<<<<< HEAD
     with _client(workers, scheduler) as client:
         run = run_scan(
             ds, test.value, top=top or None, p_threshold=p_threshold, progress=progress,
@@ -100,3 +124,18 @@ def _client(workers: int | None, scheduler: str | None):
     from genoattn.interpret.scan.distributed import dask_client
 
     return dask_client(workers, scheduler)
+=======
+    if order == 3:
+        from genoattn.stats.scan3 import scan_triples
+
+        res = scan_triples(ds, test.value, top=top, progress=progress, log=typer.echo)
+    else:
+        res = run_scan(ds, test.value, top=top, progress=progress)
+    if clump:
+        res = run_clump(res, ds.cohort, r2=clump_r2, window_kb=clump_kb)
+    idx = [res[c].to_numpy() for c in res.columns if c.startswith("idx_")]
+    make = triple_table if order == 3 else pair_table
+    table = make(ds.cohort.loci, *idx, res.drop("idx_a", "idx_b", "idx_c", strict=False))
+    write_table(table, out)
+    typer.echo(f"scan: wrote {table.height} {'triples' if order == 3 else 'pairs'} to {out}")
+>>>>>>> h-triples

@@ -66,6 +66,15 @@ def simulate(
             "--h2-triple", help=f"Variance share of each 3-way term. {_default('h2_triple')}"
         ),
     ] = None,
+    triple_lower: Annotated[
+        str | None,
+        typer.Option(
+            "--triple-lower",
+            help="keep: product/dominance triples keep their main and pairwise projections; "
+            "project: every triple is reduced to its pure 3-way part (no pairwise trace). "
+            f"{_default('triple_lower')}",
+        ),
+    ] = None,
     additive: Annotated[
         int | None,
         typer.Option(
@@ -125,6 +134,7 @@ def simulate(
         "triples": triples,
         "h2_pair": h2_pair,
         "h2_triple": h2_triple,
+        "triple_lower": triple_lower,
         "n_additive": additive,
         "h2_additive": h2_additive,
         "binary": binary,

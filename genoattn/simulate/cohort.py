@@ -77,6 +77,10 @@ class SimConfig:
 
     n_founders, switch_rate, miscopy_rate: the haplotype model (see genoattn.simulate.genotypes).
     pairs, triples: kinds of the planted 2-way and 3-way terms (product, dominance, pure).
+    triple_lower: ``"keep"``: a product or dominance triple keeps its lower-order (main and
+        pairwise) projections, as the raw function of the dosages has them; ``"project"``: every
+        triple is reduced to its pure 3-way part (in-sample functional-ANOVA residual), so it
+        leaves no marginal or pairwise trace. A ``pure`` triple is always projected.
     h2_*: variance share of each pair / triple / all additive loci / all covariates.
     planted_maf_min, planted_maf_max: MAF range of interaction loci (parity terms need common
         alleles; product and dominance terms are mostly marginal when the counted allele is common,
@@ -97,6 +101,7 @@ class SimConfig:
     h2_pair: float = 0.15
     triples: list[str] = field(default_factory=list)
     h2_triple: float = 0.1
+    triple_lower: str = "keep"
     planted_maf_min: float = 0.2
     planted_maf_max: float = 0.3
     binary: bool = False
@@ -113,6 +118,8 @@ class SimConfig:
         _check(self.n_loci >= 2 * self.n_chrom, "n_loci", ">= 2 * n_chrom", self.n_loci)
         _check(0.0 < self.maf_min <= self.maf_max <= 0.5, "maf_min, maf_max",
                "0 < maf_min <= maf_max <= 0.5", (self.maf_min, self.maf_max))  # fmt: skip
+        _check(self.triple_lower in ("keep", "project"), "triple_lower", "keep or project",
+               self.triple_lower)  # fmt: skip
         _check(self.n_founders >= 2, "n_founders", ">= 2", self.n_founders)
         _check(0.0 < self.switch_rate <= 0.5, "switch_rate", "in (0, 0.5]", self.switch_rate)
         _check(0.0 <= self.miscopy_rate < 0.5, "miscopy_rate", "in [0, 0.5)", self.miscopy_rate)
@@ -192,7 +199,10 @@ def _interaction_terms(
         count[order] += 1
         name = f"{'pair' if order == 2 else 'triple'}{count[order]}"
         g = dos[:, loci]
-        value = standardise(raw_term(g, kind), h2)
+        raw = raw_term(g, kind)
+        if order == 3 and cfg.triple_lower == "project":
+            raw = fanova_residual(raw, g)
+        value = standardise(raw, h2)
         comps[name] = value
         epi = float(np.var(fanova_residual(value, g)))
         padded = loci + [None] * (3 - order)

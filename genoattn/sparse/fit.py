@@ -48,6 +48,7 @@ from genoattn.sparse.path import (
     validation_loss,
 )
 from genoattn.sparse.screen import StateContrasts, main_scores, screen_pairs, screen_triples
+from genoattn.stats.candidates import candidate_triples, classes_from_states
 
 Log = Callable[[str], None]
 
@@ -206,10 +207,21 @@ def screen(pb: Problem, main: MainStage, cfg: SparseFitConfig, log: Log) -> Cand
     )
     log(f"screening: {len(pairs)} candidate pairs enter (best score {scores[:1]})")
     seeds = pairs[: cfg.triple_seeds]
-    # the one place triples are screened (swappable for an exhaustive 3-way screen)
-    triples, tscores = screen_triples(
-        src, resid, pb.n_active, seeds, cfg.max_triples, cfg.max_pair_r2
-    )
+    # the one place triples are screened: pair extensions merged with a 3-way screen that does
+    # not depend on pairs (genoattn/stats/candidates.py; cfg.triple_search)
+    triples, tscores = np.zeros((0, 3), dtype=np.int64), np.zeros(0)
+    if cfg.max_triples:
+        triples, tscores = candidate_triples(
+            classes_from_states(pb.states_tr, pb.table),
+            resid,
+            cfg.max_triples,
+            cfg.triple_search,
+            extend=screen_triples(
+                src, resid, pb.n_active, seeds, cfg.max_triples, cfg.max_pair_r2
+            ),
+            seeds=seeds,
+            max_r2=cfg.max_pair_r2,
+        )
     if cfg.max_triples:
         log(f"screening: {len(triples)} candidate triples enter (best score {tscores[:1]})")
     return Candidates(pairs, scores, triples, tscores)
