@@ -39,7 +39,6 @@ def scan(
         ),
     ] = TestKind.product,
     out: Annotated[Path, typer.Option(help="Output table (.tsv, or .parquet).")] = Path("scan.tsv"),
-<<<<<<< HEAD
     top: Top = 1000,
     p_threshold: Annotated[
         float | None, typer.Option(help="Keep only pairs with P <= this (PLINK --epi1).")
@@ -60,8 +59,6 @@ def scan(
     scheduler: Annotated[
         str | None, typer.Option(help="Run the tiles on an existing Dask scheduler (ADDRESS).")
     ] = None,
-=======
-    top: Annotated[int, typer.Option(min=1, help="Keep the best TOP pairs.")] = 1000,
     order: Annotated[
         int,
         typer.Option(
@@ -71,35 +68,28 @@ def scan(
             "terms; genotype: 8-df 27-cell test against all pairwise genotype-class terms).",
         ),
     ] = 2,
-    clump: Annotated[bool, typer.Option(help="LD-clump the ranked pairs.")] = False,
-    clump_r2: Annotated[float, typer.Option(help="Clumping r^2 threshold.")] = 0.5,
-    clump_kb: Annotated[float, typer.Option(help="Clumping window in kb.")] = 250.0,
->>>>>>> h-triples
     maf: o.Maf = 0.0,
     geno: o.Geno = 1.0,
     mind: o.Mind = 1.0,
     progress: o.Progress = True,
 ) -> None:
-    """Test every pair of biallelic loci for interaction and write the ranked table."""
-<<<<<<< HEAD
+    """Test every pair (or triple) of biallelic loci for interaction; write the ranked table."""
     from genoattn.data.load import input_record, load_dataset
     from genoattn.interpret.scan.engine import run_scan
     from genoattn.interpret.scan.output import parse_shard, write_scan
-=======
-    from genoattn.data.load import load_dataset
-    from genoattn.interpret.clump import clump as run_clump
-    from genoattn.interpret.scan import scan as run_scan
-    from genoattn.interpret.table import pair_table, triple_table, write_table
->>>>>>> h-triples
 
     cfg = o.data_config(vcf, bfile, None, pheno, trait, covar, None, maf, geno, mind, zarr=zarr)
     part = parse_shard(shard)
     if part and (out.suffix != ".parquet" or clump):
         raise GenoattnError("--shard writes a .parquet partial table; clump at `genoattn merge`")
+    if order == 3 and (part or workers or scheduler):
+        raise GenoattnError("--order 3 runs in one process for now (no --shard/--workers)")
     ds = load_dataset(cfg, progress=progress)
     if ds.binary:
         typer.echo("scan: case/control trait (0/1) tested with the linear model")
-<<<<<<< HEAD
+    if order == 3:
+        _scan_triples(ds, test.value, top, clump, clump_r2, clump_kb, out, progress)
+        return
     with _client(workers, scheduler) as client:
         run = run_scan(
             ds, test.value, top=top or None, p_threshold=p_threshold, progress=progress,
@@ -124,18 +114,18 @@ def _client(workers: int | None, scheduler: str | None):
     from genoattn.interpret.scan.distributed import dask_client
 
     return dask_client(workers, scheduler)
-=======
-    if order == 3:
-        from genoattn.stats.scan3 import scan_triples
 
-        res = scan_triples(ds, test.value, top=top, progress=progress, log=typer.echo)
-    else:
-        res = run_scan(ds, test.value, top=top, progress=progress)
+
+def _scan_triples(ds, test, top, clump, clump_r2, clump_kb, out, progress) -> None:
+    """``--order 3``: every triple of biallelic loci (genoattn/stats/scan3.py)."""
+    from genoattn.interpret.clump import clump as run_clump
+    from genoattn.interpret.table import triple_table, write_table
+    from genoattn.stats.scan3 import scan_triples
+
+    res = scan_triples(ds, test, top=top, progress=progress, log=typer.echo)
     if clump:
         res = run_clump(res, ds.cohort, r2=clump_r2, window_kb=clump_kb)
-    idx = [res[c].to_numpy() for c in res.columns if c.startswith("idx_")]
-    make = triple_table if order == 3 else pair_table
-    table = make(ds.cohort.loci, *idx, res.drop("idx_a", "idx_b", "idx_c", strict=False))
+    idx = [res[c].to_numpy() for c in ("idx_a", "idx_b", "idx_c")]
+    table = triple_table(ds.cohort.loci, *idx, res.drop("idx_a", "idx_b", "idx_c"))
     write_table(table, out)
-    typer.echo(f"scan: wrote {table.height} {'triples' if order == 3 else 'pairs'} to {out}")
->>>>>>> h-triples
+    typer.echo(f"scan: wrote {table.height} triples to {out}")

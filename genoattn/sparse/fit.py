@@ -216,9 +216,7 @@ def screen(pb: Problem, main: MainStage, cfg: SparseFitConfig, log: Log) -> Cand
             resid,
             cfg.max_triples,
             cfg.triple_search,
-            extend=screen_triples(
-                src, resid, pb.n_active, seeds, cfg.max_triples, cfg.max_pair_r2
-            ),
+            extend=screen_triples(src, resid, pb.n_active, seeds, cfg.max_triples, cfg.max_pair_r2),
             seeds=seeds,
             max_r2=cfg.max_pair_r2,
         )
