@@ -14,8 +14,12 @@ import torch
 from genoattn.cli.app import run
 from genoattn.contract import MISSING, token_offsets
 from genoattn.simulate import SimConfig, simulate
-from genoattn.stats.candidates import candidate_triples, classes_from_contrasts
-from genoattn.system.contrasts import fit_contrasts
+from genoattn.sparse.contrasts import fit_contrasts
+from genoattn.stats.candidates import (
+    candidate_triples,
+    classes_from_contrasts,
+    classes_from_states,
+)
 
 KINDS = ("pure", "product", "dominance")
 
@@ -142,3 +146,17 @@ def test_classes_from_contrasts__same_partition_as_genotypes():
         assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
         counts = np.bincount(cls[ok, j], minlength=3)
         assert counts[0] == counts.max()  # class 0 = most common genotype
+
+
+def test_classes_from_states__same_classes_as_from_contrasts():
+    """The sparse fit's int8 route gives the classes of the dense contrast route, pooled
+    rare states (contrast 0) included."""
+    rng = np.random.default_rng(1)
+    st = rng.binomial(2, [0.2, 0.5, 0.4, 0.03], size=(400, 4)).astype(np.int8)
+    st[rng.random(st.shape) < 0.05] = MISSING
+    n_states = np.full(4, 3)
+    con = fit_contrasts(st, n_states, min_count=20)  # locus 3's rare class is pooled
+    tok = np.where(st == MISSING, 0, token_offsets(n_states)[None, :] + st + 1)
+    dense = classes_from_contrasts(torch.as_tensor(con.table[tok]))
+    fast = classes_from_states(torch.as_tensor(st), torch.as_tensor(con.locus))
+    np.testing.assert_array_equal(fast, dense)
