@@ -153,6 +153,7 @@ def test_fit_sparse_sa__operator_route_equals_dense_reference(budget, pairs):
         max_candidates=pairs,
         max_triples=4,
         triple_seeds=3,
+        triple_search="pairs",  # the dense reference implements the pair-extension search
         tol=1e-9,
         max_iter=20_000,
         work_budget_mb=budget,
