@@ -42,10 +42,11 @@ class QCConfig:
 
 @dataclass
 class DataConfig:
-    """Which inputs to read and how. Exactly one of vcf / bfile / fasta."""
+    """Which inputs to read and how. Exactly one of vcf / bfile / pfile / fasta."""
 
     vcf: str | None = None
     bfile: str | None = None
+    pfile: str | None = None  # PLINK 2 .pgen/.pvar/.psam prefix
     fasta: str | None = None
     pheno: str | None = None
     trait: str | None = None
@@ -57,8 +58,8 @@ class DataConfig:
     def __post_init__(self):
         if isinstance(self.qc, dict):
             self.qc = from_dict(QCConfig, self.qc)
-        given = [k for k in ("vcf", "bfile", "fasta") if getattr(self, k)]
-        _check(len(given) <= 1, "data", "at most one of vcf / bfile / fasta", given)
+        given = [k for k in ("vcf", "bfile", "pfile", "fasta") if getattr(self, k)]
+        _check(len(given) <= 1, "data", "at most one of vcf / bfile / pfile / fasta", given)
 
 
 def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:

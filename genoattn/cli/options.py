@@ -13,6 +13,18 @@ from genoattn.errors import GenoattnError
 
 Vcf = Annotated[Path | None, typer.Option(help="Genotypes as VCF (.vcf or bgzipped .vcf.gz).")]
 Bfile = Annotated[str | None, typer.Option(help="Genotypes as a PLINK .bed/.bim/.fam prefix.")]
+Pfile = Annotated[
+    str | None,
+    typer.Option(help="Genotypes as a PLINK 2 .pgen/.pvar/.psam prefix (needs genoattn[pgen])."),
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder for the encoded-genotype cache (default: <input>.genoattn_cache beside "
+        "the input, else ~/.cache/genoattn).",
+        show_default=False,
+    ),
+]
 Fasta = Annotated[Path | None, typer.Option(help="Aligned sequences (FASTA), one per sample.")]
 Alphabet = Annotated[
     str | None, typer.Option(help="FASTA alphabet: dna, rna or protein (inferred when omitted).")
@@ -57,12 +69,15 @@ def data_config(
     geno: float,
     mind: float,
     need_pheno: bool = True,
+    pfile: str | None = None,
+    cache_dir: Path | None = None,
 ) -> DataConfig:
     """Build the DataConfig of a command, checking that exactly one genotype input is given."""
-    given = [name for name, v in (("--vcf", vcf), ("--bfile", bfile), ("--fasta", fasta)) if v]
+    inputs = (("--vcf", vcf), ("--bfile", bfile), ("--pfile", pfile), ("--fasta", fasta))
+    given = [name for name, v in inputs if v]
     if len(given) != 1:
         raise GenoattnError(
-            "give exactly one of --vcf FILE, --bfile PREFIX or --fasta FILE"
+            "give exactly one of --vcf FILE, --bfile PREFIX, --pfile PREFIX or --fasta FILE"
             + (f" (got {' and '.join(given)})" if given else "")
         )
     if need_pheno and pheno is None:
@@ -70,10 +85,12 @@ def data_config(
     return DataConfig(
         vcf=None if vcf is None else str(vcf),
         bfile=bfile,
+        pfile=pfile,
         fasta=None if fasta is None else str(fasta),
         pheno=None if pheno is None else str(pheno),
         trait=trait,
         covar=None if covar is None else str(covar),
         alphabet=alphabet,
+        cache_dir=None if cache_dir is None else str(cache_dir),
         qc=QCConfig(maf=maf, geno=geno, mind=mind),
     )

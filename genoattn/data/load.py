@@ -10,7 +10,7 @@ from genoattn.errors import GenoattnError
 
 
 def _geno_label(cfg: DataConfig) -> str:
-    return str(cfg.vcf or cfg.bfile or cfg.fasta)
+    return str(cfg.vcf or cfg.bfile or cfg.pfile or cfg.fasta)
 
 
 def load_genotypes(cfg: DataConfig, progress: bool = False, log=print) -> Cohort:

@@ -152,14 +152,36 @@ def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np
         ok = (df1 > 0) & ((df2 > 0) | binary)
     nan = np.where(ok.numpy(), 1.0, np.nan)
     return {
+        "note": _notes(g, w, ok.numpy(), (df2 <= 0).numpy() & (not binary), m),
         "effect": effect.numpy() * nan,
         "se": se.numpy() * nan,
         "stat": stat.numpy() * nan,
         "p": np.asarray(p) * nan,
         "n": n.numpy().astype(np.int64),
-        "df1": df1.numpy() * nan,
-        "df2": df2.numpy() * nan,
+        "df1": df1.numpy(),  # kept where untestable: DF1 = 0 says why together with the note
+        "df2": df2.numpy() * np.where((df2 > 0).numpy(), 1.0, np.nan),
     }
+
+
+def _notes(g, w, ok: np.ndarray, no_df2: np.ndarray, m: int) -> list[str | None]:
+    """Why a tuple could not be tested on these samples (None where it was tested).
+
+    g: (k, n, order) state codes, w: (k, n) 1 where called at every locus of the tuple.
+    """
+    present = _onehot(g.reshape(g.shape[0], -1), m).reshape(*g.shape, m) * w[..., None, None]
+    n_classes = (present.sum(1) > 0).sum(-1).numpy()  # (k, order) classes seen per locus
+    notes: list[str | None] = []
+    for t in range(len(ok)):
+        if ok[t]:
+            notes.append(None)
+        elif no_df2[t]:
+            notes.append("too few test samples called at these loci (N <= parameters)")
+        elif (n_classes[t] < 2).any():
+            j = int(np.flatnonzero(n_classes[t] < 2)[0])
+            notes.append(f"locus {'ABC'[j]} has one genotype class in the test samples")
+        else:
+            notes.append("genotype class combinations absent in the test samples")
+    return notes
 
 
 def confirm(
@@ -168,8 +190,9 @@ def confirm(
     """Interaction test of each tuple (shape (k, 2) or (k, 3), cohort locus indices) on ``rows``.
 
     Returns:
-        polars frame in input order: idx_a, idx_b[, idx_c], effect, se, stat, p, n, df1, df2
-        (see the module docstring; NaN where the interaction is not estimable).
+        polars frame in input order: idx_a, idx_b[, idx_c], effect, se, stat, p, n, df1, df2,
+        note (see the module docstring; effect..p NaN where the interaction is not estimable
+        on these samples, and ``note`` says why, e.g. a genotype class absent in them).
     """
     test = check_test(test)
     binary = dataset.binary if binary is None else bool(binary)
@@ -212,7 +235,8 @@ def confirm(
     for key in keys:
         dt = np.int64 if key == "n" else np.float64
         out[key] = np.concatenate([d[key] for d in parts]) if parts else np.zeros(0, dt)
-    return pl.DataFrame(out)
+    notes = [x for d in parts for x in d["note"]]
+    return pl.DataFrame(out).with_columns(pl.Series("note", notes, dtype=pl.String))
 
 
 def confirm_pairs(
