@@ -17,21 +17,29 @@ class ConfirmTest(str, Enum):
 
 
 def export(
-    run: Annotated[Path, typer.Argument(help="Run directory written by `genoattn fit`.")],
-    order: Annotated[int, typer.Option(help="2: pairs; 3: triples (HyperAttention runs).")] = 2,
-    top: Annotated[int, typer.Option(min=1, help="Rows to report after LD clumping.")] = 50,
+    run: Annotated[
+        Path, typer.Argument(metavar="RUN", help="Run directory written by `genoattn fit`.")
+    ],
+    order: Annotated[
+        int, typer.Option(metavar="2|3", help="2: pairs; 3: triples (HyperAttention runs).")
+    ] = 2,
+    top: Annotated[
+        int, typer.Option(min=1, metavar="K", help="Rows to report after LD clumping.")
+    ] = 50,
     out: Annotated[
         Path,
         typer.Option(
+            metavar="FILE",
             help="Table: .tsv (default) or .parquet. The allele-level "
-            "long table goes beside it as *.alleles.tsv."
+            "long table goes beside it as *.alleles.tsv.",
         ),
     ] = Path("epistasis.tsv"),
     plots: Annotated[
         Path | None,
         typer.Option(
+            metavar="DIR",
             help="Folder for PNG plots: interaction heatmaps, genome-wide interaction arcs, "
-            "score by position, training curve or penalty path."
+            "score by position, training curve or penalty path.",
         ),
     ] = None,
     clump_r2: Annotated[float, typer.Option(help="LD clumping: r^2 threshold.")] = 0.5,

@@ -11,32 +11,49 @@ import typer
 from genoattn.config import DataConfig, QCConfig
 from genoattn.errors import GenoattnError
 
-Vcf = Annotated[Path | None, typer.Option(help="Genotypes as VCF (.vcf or bgzipped .vcf.gz).")]
-Bfile = Annotated[str | None, typer.Option(help="Genotypes as a PLINK .bed/.bim/.fam prefix.")]
+Vcf = Annotated[
+    Path | None, typer.Option(metavar="FILE", help="Genotypes as VCF (.vcf or bgzipped .vcf.gz).")
+]
+Bfile = Annotated[
+    str | None, typer.Option(metavar="PREFIX", help="Genotypes as a PLINK .bed/.bim/.fam prefix.")
+]
 Pfile = Annotated[
     str | None,
-    typer.Option(help="Genotypes as a PLINK 2 .pgen/.pvar/.psam prefix (needs genoattn[pgen])."),
+    typer.Option(
+        metavar="PREFIX", help="Genotypes as a PLINK 2 .pgen/.pvar/.psam prefix (genoattn[pgen])."
+    ),
 ]
 CacheDir = Annotated[
     Path | None,
     typer.Option(
+        metavar="DIR",
         help="Folder for the encoded-genotype cache (default: <input>.genoattn_cache beside "
         "the input, else ~/.cache/genoattn).",
         show_default=False,
     ),
 ]
-Fasta = Annotated[Path | None, typer.Option(help="Aligned sequences (FASTA), one per sample.")]
+Fasta = Annotated[
+    Path | None, typer.Option(metavar="FILE", help="Aligned sequences (FASTA), one per sample.")
+]
 Alphabet = Annotated[
     str | None, typer.Option(help="FASTA alphabet: dna, rna or protein (inferred when omitted).")
 ]
 Pheno = Annotated[
     Path | None,
-    typer.Option(help="Phenotype table: FID IID columns (PLINK style), TSV, CSV or whitespace."),
+    typer.Option(
+        metavar="FILE",
+        help="Phenotype table: FID IID columns (PLINK style), TSV, CSV or whitespace.",
+    ),
 ]
 Trait = Annotated[
-    str | None, typer.Option(help="Phenotype column to use (default: the first after FID/IID).")
+    str | None,
+    typer.Option(
+        metavar="NAME", help="Phenotype column to use (default: the first after FID/IID)."
+    ),
 ]
-Covar = Annotated[Path | None, typer.Option(help="Covariate table (FID IID + numeric columns).")]
+Covar = Annotated[
+    Path | None, typer.Option(metavar="FILE", help="Covariate table (FID IID + numeric columns).")
+]
 Maf = Annotated[float, typer.Option(help="QC: drop loci with minor-allele frequency below.")]
 Geno = Annotated[float, typer.Option(help="QC: drop loci with missing-call rate above.")]
 Mind = Annotated[float, typer.Option(help="QC: drop samples with missing-call rate above.")]

@@ -11,13 +11,22 @@ from genoattn.cli import options as o
 
 
 def report(
-    run: Annotated[Path, typer.Argument(help="Run directory written by `genoattn fit`.")],
-    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
-    top: Annotated[int, typer.Option(min=1, help="Interactions to export and show.")] = 20,
+    run: Annotated[
+        Path, typer.Argument(metavar="RUN", help="Run directory written by `genoattn fit`.")
+    ],
+    out: Annotated[Path, typer.Option(metavar="FILE", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    top: Annotated[
+        int, typer.Option(min=1, metavar="K", help="Interactions to export and show.")
+    ] = 20,
     scan_table: Annotated[
         Path | None,
         typer.Option(
-            "--scan", help="A `genoattn scan` table to show beside the export.", show_default=False
+            "--scan",
+            metavar="FILE",
+            help="A `genoattn scan` table to show beside the export.",
+            show_default=False,
         ),
     ] = None,  # fmt: skip
     progress: o.Progress = True,

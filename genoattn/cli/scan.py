@@ -29,16 +29,21 @@ def scan(
             "genotype: 4-df test of the 3x3 genotype classes."
         ),
     ] = TestKind.product,
-    out: Annotated[Path, typer.Option(help="Output table (.tsv, or .parquet).")] = Path("scan.tsv"),
+    out: Annotated[
+        Path, typer.Option(metavar="FILE", help="Output table (.tsv, or .parquet).")
+    ] = Path("scan.tsv"),
     top: Annotated[
-        int, typer.Option(min=1, help="Rows to report (after LD clumping when --clump).")
+        int,
+        typer.Option(min=1, metavar="K", help="Rows to report (after LD clumping when --clump)."),
     ] = 1000,
     clump: Annotated[bool, typer.Option(help="LD-clump the ranked pairs.")] = False,
     clump_r2: Annotated[float, typer.Option(help="Clumping r^2 threshold.")] = 0.5,
     clump_kb: Annotated[float, typer.Option(help="Clumping window in kb.")] = 250.0,
     plots: Annotated[
         Path | None,
-        typer.Option(help="Folder for PNG plots (Manhattan-style plot, interaction arcs)."),
+        typer.Option(
+            metavar="DIR", help="Folder for PNG plots (Manhattan-style plot, interaction arcs)."
+        ),
     ] = None,
     maf: o.Maf = 0.0,
     geno: o.Geno = 1.0,

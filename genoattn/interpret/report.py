@@ -138,6 +138,10 @@ def build_report(
     from genoattn.interpret.outputs import export_figures, export_tables
     from genoattn.system.rundir import load_run
 
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():  # caught before the genotypes are read
+        raise GenoattnError("output directory does not exist", parent)
     run = load_run(run_dir)
     if cache_dir is not None:
         run.cfg.data.cache_dir = str(cache_dir)
