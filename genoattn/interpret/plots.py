@@ -109,6 +109,11 @@ def heatmaps(panels: list[Heatmap], path: Path, unit: str = "trait", ncols: int 
             ax.text(c, r, text, ha="center", va="center", fontsize=7,
                     color="white" if dark else "black")  # fmt: skip
         ax.spines[:].set_visible(False)
+        # thin cell borders: near-zero cells are near-white and would merge into the page
+        ax.set_xticks(np.arange(len(h.labels_b) + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(len(h.labels_a) + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="0.75", lw=0.6)
+        ax.tick_params(which="minor", length=0)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     if not panels:
