@@ -44,3 +44,17 @@ def test_confirm__too_few_samples_and_absent_combinations_are_explained():
     six = confirm_pairs(ds, np.array([[1, 2]]), rows=np.arange(60, 66), test="genotype")
     assert six["df1"][0] == 0 and np.isnan(six["p"][0])
     assert six["note"][0] == "genotype class combinations absent in the test samples"
+
+
+def test_confirm__separated_logistic_fit_is_explained():
+    rng = np.random.default_rng(4)
+    n = 200
+    g = rng.binomial(2, 0.5, size=(n, 3)).astype(np.int8)
+    y = (g[:, 0] * g[:, 1] >= 2).astype(np.float32)  # the product term separates cases exactly
+    loci = make_loci(["1"] * 3, [1, 2, 3], ["a", "b", "c"], ["A"] * 3, ["G"] * 3,
+                     [["0", "1", "2"]] * 3)  # fmt: skip
+    ds = Dataset(Cohort(g, loci, np.arange(n).astype(str)), y, np.zeros((n, 0), np.float32),
+                 "y", True)  # fmt: skip
+    res = confirm_pairs(ds, np.array([[0, 1], [0, 2]]), test="product")
+    assert np.isnan(res["p"][0]) and res["note"][0].startswith("logistic fit separated")
+    assert res["note"][1] is None and np.isfinite(res["p"][1])
