@@ -192,6 +192,8 @@ def interaction_arcs(
                         textcoords="offset points", ha="center", va="bottom", fontsize=7,
                         arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.4"})  # fmt: skip
     ax.plot(xs, np.zeros(len(xs)), "|", color="black", ms=8)
+    if pairs.height == 0:
+        ax.text(0.5, 0.5, "no interactions to show", ha="center", transform=ax.transAxes)
     ax.set_xlim(-0.01 * total, total * 1.01)
     ax.set_ylim(-0.05, 1.25 + 0.05 * label)
     ax.set_yticks([])
@@ -228,6 +230,11 @@ def manhattan(
     if threshold is not None:
         ax.axhline(threshold, ls="--", color="firebrick", lw=1, label="Bonferroni 0.05")
         ax.legend(loc="upper right", frameon=False)
+    if points.height == 0:
+        ax.text(0.5, 0.5, "nothing to show (no interactions)", ha="center",
+                transform=ax.transAxes)  # fmt: skip
+    if bands:
+        ax.set_xlim(bands[0][1], bands[-1][2])
     ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
     ax.set_title(title)

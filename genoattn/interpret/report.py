@@ -154,10 +154,17 @@ def build_report(
     ds = load_dataset(run.cfg.data, progress=progress, log=keep)
     res = export_pairs(run, ds, ExportConfig(top=top), log=keep, progress=progress)
     table, alleles = export_tables(res, ds)
+    extra = ""
+    if run.info.get("n_triples"):  # HyperAttention runs: their 3-way blocks too
+        from genoattn.interpret.export import export_triples
+
+        tri = export_triples(run, ds, ExportConfig(order=3, top=top), log=keep)
+        title = f"3-way interactions (top {top} after LD clumping, confirmed on the test samples)"
+        extra = _section(title, html_table(export_tables(tri, ds)[0]))
     with tempfile.TemporaryDirectory(prefix="genoattn-report-") as tmp:
         figs = export_figures(res, table, run, ds, Path(tmp))
         imgs = "\n".join(png_tag(p, p.stem) for p in figs)
-        scan_html = _scan_section(scan, ds, Path(tmp)) if scan is not None else ""
+        scan_html = extra + (_scan_section(scan, ds, Path(tmp)) if scan is not None else "")
     page = _page(run, lines, table, alleles, imgs, scan_html, top)
     try:
         with atomic_path(out) as tmp_out:
