@@ -42,11 +42,12 @@ class QCConfig:
 
 @dataclass
 class DataConfig:
-    """Which inputs to read and how. Exactly one of vcf / bfile / fasta / zarr."""
+    """Which inputs to read and how. Exactly one of vcf / bfile / pfile / fasta / zarr."""
 
     vcf: str | None = None
     zarr: str | None = None  # VCF-Zarr store (bio2zarr vcf2zarr), read without the cache
     bfile: str | None = None
+    pfile: str | None = None  # PLINK 2 .pgen/.pvar/.psam prefix
     fasta: str | None = None
     pheno: str | None = None
     trait: str | None = None
@@ -58,8 +59,8 @@ class DataConfig:
     def __post_init__(self):
         if isinstance(self.qc, dict):
             self.qc = from_dict(QCConfig, self.qc)
-        given = [k for k in ("vcf", "bfile", "fasta", "zarr") if getattr(self, k)]
-        _check(len(given) <= 1, "data", "at most one of vcf / bfile / fasta / zarr", given)
+        given = [k for k in ("vcf", "bfile", "pfile", "fasta", "zarr") if getattr(self, k)]
+        _check(len(given) <= 1, "data", "at most one of vcf / bfile / pfile / fasta / zarr", given)
 
 
 def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:

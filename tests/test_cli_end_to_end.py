@@ -114,19 +114,22 @@ def test_cli__fit_predict_export_with_plots(simulated, vcf_run, capsys):
     export = base / "epistasis.tsv"
     plots = base / "plots"
     _ok(["export", vcf_run, "--out", export, "--top", "10", "--plots", plots], capsys)
-    ranked = pl.read_csv(export, separator="\t")
+    ranked = pl.read_csv(export, separator="\t", null_values="NA")
     assert 1 <= ranked.height <= 10
-    assert {"id_a", "id_b", "score", "heldout_p", "heldout_n"} <= set(ranked.columns)
+    assert {"ID_A", "ID_B", "SCORE", "P", "N"} <= set(ranked.columns)
     truth = pl.read_csv(sim / "truth.tsv", separator="\t", null_values="NA")
     planted = {
         tuple(sorted(x))
         for x in truth.filter(pl.col("order") == 2).select("id_a", "id_b").iter_rows()
     }
-    found = {tuple(sorted(x)) for x in ranked.select("id_a", "id_b").iter_rows()}
+    found = {tuple(sorted(x)) for x in ranked.select("ID_A", "ID_B").iter_rows()}
     assert len(planted & found) >= 2, (planted, found)
     alleles = base / "epistasis.alleles.tsv"
     assert pl.read_csv(alleles, separator="\t").height == 9 * ranked.height
-    for name in ("top_pairs.png", "score_by_position.png", "training_curve.png"):
+    path_png = (
+        "selection_path.png" if (vcf_run / "selection.tsv").is_file() else "training_curve.png"
+    )
+    for name in ("top_pairs.png", "interaction_arcs.png", "score_by_position.png", path_png):
         png = plots / name
         assert png.is_file() and png.stat().st_size > 1000, name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -285,13 +288,13 @@ def test_cli__export_of_a_fasta_run_ranks_the_planted_pair(fasta_run, tmp_path, 
     _, _, out = fasta_run
     table = tmp_path / "epistasis.tsv"
     _ok(["export", out, "--out", table, "--top", "5"], capsys)
-    ranked = pl.read_csv(table, separator="\t")
+    ranked = pl.read_csv(table, separator="\t", null_values="NA")
     assert ranked.height >= 1
-    assert tuple(sorted(ranked.row(0, named=True)[k] for k in ("id_a", "id_b"))) == (
+    assert tuple(sorted(ranked.row(0, named=True)[k] for k in ("ID_A", "ID_B"))) == (
         "col10",
         "col4",
     )
-    assert (ranked["heldout_n"] > 0).all()
+    assert (ranked["N"] > 0).all()
 
 
 def test_cli__missing_pheno_file_is_a_one_line_error(simulated, tmp_path, capsys):

@@ -34,6 +34,18 @@ def test_export_triples__planted_product_triple_ranks_in_top10(tmp_path):
     assert ex.table["heldout_n"][0] == len(run.split["test"])
     # one allele-table row per state combination of every reported triple
     assert ex.alleles.height == 27 * len(found)
+    # written in the column convention: three loci, genotypes from REF/ALT
+    from genoattn.interpret.outputs import export_tables
+
+    table, alleles = export_tables(ex, ds)
+    assert table.columns[:16] == ["RANK"] + [
+        f"{f}_{s}" for s in "ABC" for f in ("CHROM", "POS", "ID", "REF", "ALT")
+    ]
+    assert table["ID_C"].to_list() == ds.cohort.loci["id"].to_numpy()[ex.pairs[:, 2]].tolist()
+    assert table["N"][0] == len(run.split["test"]) and table.schema["DF1"] == pl.Int64
+    assert {"GENOTYPE_C", "DOSAGE_C"} <= set(
+        alleles.columns
+    ) and alleles.height == ex.alleles.height
 
 
 def test_fanova_pure3__removes_every_lower_order_part():

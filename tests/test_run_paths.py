@@ -33,4 +33,4 @@ def test_run__export_from_another_directory_after_a_fit_with_relative_paths(tmp_
     monkeypatch.chdir(elsewhere)
     rc = run(["export", str(tmp_path / "run"), "--out", "pairs.tsv", "--top", "5"])
     assert rc == 0
-    assert (elsewhere / "pairs.tsv").read_text().startswith("chrom_a\tpos_a\tid_a")
+    assert (elsewhere / "pairs.tsv").read_text().startswith("RANK\tCHROM_A\tPOS_A\tID_A")

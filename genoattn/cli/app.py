@@ -18,6 +18,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    # every --help shows the defaults, on lines up to 100 columns wide
+    context_settings={"show_default": True, "max_content_width": 100, "terminal_width": 100},
 )
 
 
@@ -28,7 +31,7 @@ def _root() -> None:
 
 def _register() -> None:
     # Imported here so that `genoattn --help` stays fast and each command owns its module.
-    from genoattn.cli import bench, export, fit, merge, scan, simulate
+    from genoattn.cli import bench, export, fit, merge, report, scan, simulate
 
     app.command("simulate", no_args_is_help=True)(simulate.simulate)
     app.command("fit", no_args_is_help=True)(fit.fit)
@@ -37,6 +40,7 @@ def _register() -> None:
     app.command("scan", no_args_is_help=True)(scan.scan)
     app.command("merge", no_args_is_help=True)(merge.merge)
     app.command("bench", no_args_is_help=True)(bench.bench)
+    app.command("report", no_args_is_help=True)(report.report)
 
 
 _register()

@@ -62,6 +62,8 @@ def fit(
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
     progress: o.Progress = True,
+    pfile: o.Pfile = None,
+    cache_dir: o.CacheDir = None,
 ) -> None:
     """Train an attention model on a phenotype and write the run directory."""
     from genoattn.config import FitConfig, from_dict, load_yaml, to_dict
@@ -70,8 +72,9 @@ def fit(
 
     raw = load_yaml(config) if config else {}
     data = o.data_config(
-        vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind, zarr=zarr
-    )
+        vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind,
+        pfile=pfile, cache_dir=cache_dir, zarr=zarr,
+    )  # fmt: skip
     raw_model = dict(raw.get("model") or {})
     if model is not None:
         raw_model["kind"] = model.value
@@ -87,7 +90,10 @@ def fit(
     cfg = from_dict(
         FitConfig,
         {
-            "data": {**to_dict(data), "cache_dir": (raw.get("data") or {}).get("cache_dir")},
+            "data": {
+                **to_dict(data),
+                "cache_dir": data.cache_dir or (raw.get("data") or {}).get("cache_dir"),
+            },
             "model": raw_model,
             "train": raw_train,
         },

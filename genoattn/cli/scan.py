@@ -38,14 +38,27 @@ def scan(
             "genotype: 4-df test of the 3x3 genotype classes."
         ),
     ] = TestKind.product,
-    out: Annotated[Path, typer.Option(help="Output table (.tsv, or .parquet).")] = Path("scan.tsv"),
-    top: Top = 1000,
+    out: Annotated[
+        Path, typer.Option(metavar="FILE", help="Output table (.tsv, or .parquet).")
+    ] = Path("scan.tsv"),
+    top: Annotated[
+        int,
+        typer.Option(
+            min=0, metavar="K", help="Rows to report, after LD clumping when --clump (0: all)."
+        ),
+    ] = 1000,
     p_threshold: Annotated[
         float | None, typer.Option(help="Keep only pairs with P <= this (PLINK --epi1).")
     ] = None,
     clump: Clump = False,
     clump_r2: ClumpR2 = 0.5,
     clump_kb: ClumpKb = 250.0,
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="Folder for PNG plots (Manhattan-style plot, interaction arcs)."
+        ),
+    ] = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -72,13 +85,18 @@ def scan(
     geno: o.Geno = 1.0,
     mind: o.Mind = 1.0,
     progress: o.Progress = True,
+    pfile: o.Pfile = None,
+    cache_dir: o.CacheDir = None,
 ) -> None:
     """Test every pair (or triple) of biallelic loci for interaction; write the ranked table."""
     from genoattn.data.load import input_record, load_dataset
     from genoattn.interpret.scan.engine import run_scan
-    from genoattn.interpret.scan.output import parse_shard, write_scan
+    from genoattn.interpret.scan.output import parse_shard, surplus, write_scan
 
-    cfg = o.data_config(vcf, bfile, None, pheno, trait, covar, None, maf, geno, mind, zarr=zarr)
+    cfg = o.data_config(
+        vcf, bfile, None, pheno, trait, covar, None, maf, geno, mind,
+        pfile=pfile, cache_dir=cache_dir, zarr=zarr,
+    )  # fmt: skip
     part = parse_shard(shard)
     if part and (out.suffix != ".parquet" or clump):
         raise GenoattnError("--shard writes a .parquet partial table; clump at `genoattn merge`")
@@ -88,12 +106,15 @@ def scan(
     if ds.binary:
         typer.echo("scan: case/control trait (0/1) tested with the linear model")
     if order == 3:
-        _scan_triples(ds, test.value, top, clump, clump_r2, clump_kb, out, progress)
+        _scan_triples(ds, test.value, top, (clump, clump_r2, clump_kb), out, plots, progress)
         return
+    # clumping absorbs rows: every scan keeps a bounded surplus beyond --top, so a clumped
+    # table (here, or at `genoattn merge` of shards) still reports --top rows
     with _client(workers, scheduler) as client:
         run = run_scan(
-            ds, test.value, top=top or None, p_threshold=p_threshold, progress=progress,
-            shard=part, client=client, scratch=str(out.parent),
+            ds, test.value, top=surplus(top or None), p_threshold=p_threshold,
+            progress=progress, shard=part, client=client, scratch=str(out.parent),
+            report=top or None,
         )  # fmt: skip
     if part:
         from genoattn.interpret.scan.shards import write_shard
@@ -104,7 +125,7 @@ def scan(
         )
         return
     r2 = clump_r2 if clump else None
-    rows = write_scan(ds, run, out, input_record(cfg), r2, clump_kb)
+    rows = write_scan(ds, run, out, input_record(cfg), r2, clump_kb, plots)
     typer.echo(f"scan: {run.n_tests} tests, wrote {rows} pairs to {out}")
 
 
@@ -116,16 +137,32 @@ def _client(workers: int | None, scheduler: str | None):
     return dask_client(workers, scheduler)
 
 
-def _scan_triples(ds, test, top, clump, clump_r2, clump_kb, out, progress) -> None:
+def _scan_triples(ds, test: str, top: int, clumping, out: Path, plots, progress: bool) -> None:
     """``--order 3``: every triple of biallelic loci (genoattn/stats/scan3.py)."""
+    from math import comb
+
     from genoattn.interpret.clump import clump as run_clump
+    from genoattn.interpret.columns import scan_columns
+    from genoattn.interpret.scan.output import surplus
     from genoattn.interpret.table import triple_table, write_table
     from genoattn.stats.scan3 import scan_triples
 
-    res = scan_triples(ds, test, top=top, progress=progress, log=typer.echo)
+    if top < 1:
+        raise GenoattnError("--order 3 needs --top K >= 1 (there are C(L, 3) triples)")
+    clump, r2, kb = clumping
+    res = scan_triples(ds, test, top=surplus(top) if clump else top, progress=progress,
+                       log=typer.echo)  # fmt: skip
     if clump:
-        res = run_clump(res, ds.cohort, r2=clump_r2, window_kb=clump_kb)
+        res = run_clump(res, ds.cohort, r2=r2, window_kb=kb)
+    res = res.head(top)
     idx = [res[c].to_numpy() for c in ("idx_a", "idx_b", "idx_c")]
     table = triple_table(ds.cohort.loci, *idx, res.drop("idx_a", "idx_b", "idx_c"))
+    n_tests = comb(int(ds.cohort.is_biallelic().sum()), 3)
+    table = scan_columns(table, test, n_tests)
     write_table(table, out)
     typer.echo(f"scan: wrote {table.height} triples to {out}")
+    if plots is not None:
+        from genoattn.interpret.outputs import scan_figures
+
+        figs = scan_figures(table, n_tests, plots, ds.cohort.loci.select("chrom", "pos", "id"))
+        typer.echo(f"scan: plots in {plots}/ ({', '.join(p.name for p in figs)})")

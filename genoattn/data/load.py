@@ -14,7 +14,7 @@ from genoattn.errors import GenoattnError
 
 
 def _geno_label(cfg: DataConfig) -> str:
-    return str(cfg.vcf or cfg.bfile or cfg.fasta or cfg.zarr)
+    return str(cfg.vcf or cfg.bfile or cfg.pfile or cfg.fasta or cfg.zarr)
 
 
 def _cohort(cfg: DataConfig, progress: bool, log) -> tuple[Cohort, QCReport]:

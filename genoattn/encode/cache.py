@@ -46,6 +46,10 @@ def input_files(cfg: DataConfig) -> tuple[str, list[Path]]:
         return "bfile", [
             require_file(base.with_name(base.name + s)) for s in (".bed", ".bim", ".fam")
         ]
+    if cfg.pfile:
+        from genoattn.io.pgen import pfile_paths
+
+        return "pfile", [require_file(p) for p in pfile_paths(cfg.pfile)]
     if cfg.fasta:
         return "fasta", [require_file(cfg.fasta)]
     raise GenoattnError("data: give one of vcf, bfile or fasta")
@@ -86,7 +90,7 @@ def cache_base(cfg: DataConfig, key: dict) -> Path:
             raise GenoattnError("cache directory cannot be written", base)
         return base
     first = Path(key["inputs"][0]["path"])
-    stem = first.with_suffix("").name if key["reader"]["kind"] == "bfile" else first.name
+    stem = first.with_suffix("").name if key["reader"]["kind"] in ("bfile", "pfile") else first.name
     beside = first.parent / f"{stem}.genoattn_cache"
     if _writable(beside):
         return beside
@@ -149,6 +153,10 @@ def _parse(kind: str, cfg: DataConfig, progress: bool, tmp: Path) -> tuple[Cohor
         from genoattn.io.plink import read_bed
 
         cohort = read_bed(cfg.bfile)
+    elif kind == "pfile":
+        from genoattn.io.pgen import read_pgen
+
+        cohort = read_pgen(cfg.pfile)
     else:
         from genoattn.io.fasta import read_fasta
 

@@ -118,6 +118,7 @@ def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np
 
     x1, x0 = designs(g, z, test, m)
     n = w.sum(-1)
+    separated = np.zeros(g.shape[0], dtype=bool)
     r1, r0 = _rank(x1, w), _rank(x0, w)
     df1 = (r1 - r0).to(torch.float64)
     if test == "product":
@@ -125,6 +126,9 @@ def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np
         if binary:
             beta, inv, _ = _logistic(x1, y, w)
             df2 = torch.full_like(n, float("nan"))
+            # (quasi-)complete separation: some called sample's fitted probability is within
+            # e^-25 of 0 or 1, the MLE runs off to infinity and the Wald SE means nothing
+            separated = (((x1 @ beta[..., None])[..., 0].abs() * w).amax(-1) >= 25).numpy()
         else:
             beta, inv, rss, _ = _ols(x1, y, w)
             df2 = n - r1
@@ -132,7 +136,7 @@ def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np
         effect = beta[:, t]
         se = torch.sqrt(inv[:, t, t])
         stat = effect / se
-        ok = (df1 == 1) & ((df2 > 0) | binary)
+        ok = (df1 == 1) & ((df2 > 0) | binary) & torch.as_tensor(~separated)
         sa, d2 = np.abs(stat.numpy()), df2.numpy()
         p = 2 * (stats.norm.sf(sa) if binary else stats.t.sf(sa, np.maximum(d2, 1)))
     else:
@@ -152,14 +156,41 @@ def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np
         ok = (df1 > 0) & ((df2 > 0) | binary)
     nan = np.where(ok.numpy(), 1.0, np.nan)
     return {
+        "note": _notes(g, w, ok.numpy(), (df2 <= 0).numpy() & (not binary), separated, m),
         "effect": effect.numpy() * nan,
         "se": se.numpy() * nan,
         "stat": stat.numpy() * nan,
         "p": np.asarray(p) * nan,
         "n": n.numpy().astype(np.int64),
-        "df1": df1.numpy() * nan,
-        "df2": df2.numpy() * nan,
+        "df1": df1.numpy(),  # kept where untestable: DF1 = 0 says why together with the note
+        "df2": df2.numpy() * np.where((df2 > 0).numpy(), 1.0, np.nan),
     }
+
+
+def _notes(
+    g, w, ok: np.ndarray, no_df2: np.ndarray, separated: np.ndarray, m: int
+) -> list[str | None]:
+    """Why a tuple could not be tested on these samples (None where it was tested).
+
+    g: (k, n, order) state codes, w: (k, n) 1 where called at every locus of the tuple.
+    """
+    present = _onehot(g.reshape(g.shape[0], -1), m).reshape(*g.shape, m) * w[..., None, None]
+    n_classes = (present.sum(1) > 0).sum(-1).numpy()  # (k, order) classes seen per locus
+    notes: list[str | None] = []
+    for t in range(len(ok)):
+        if ok[t]:
+            notes.append(None)
+        elif separated[t]:
+            notes.append("logistic fit separated: a genotype combination is all cases or all "
+                         "controls in the test samples (no finite effect)")  # fmt: skip
+        elif no_df2[t]:
+            notes.append("too few test samples called at these loci (N <= parameters)")
+        elif (n_classes[t] < 2).any():
+            j = int(np.flatnonzero(n_classes[t] < 2)[0])
+            notes.append(f"locus {'ABC'[j]} has one genotype class in the test samples")
+        else:
+            notes.append("genotype class combinations absent in the test samples")
+    return notes
 
 
 def confirm(
@@ -168,8 +199,9 @@ def confirm(
     """Interaction test of each tuple (shape (k, 2) or (k, 3), cohort locus indices) on ``rows``.
 
     Returns:
-        polars frame in input order: idx_a, idx_b[, idx_c], effect, se, stat, p, n, df1, df2
-        (see the module docstring; NaN where the interaction is not estimable).
+        polars frame in input order: idx_a, idx_b[, idx_c], effect, se, stat, p, n, df1, df2,
+        note (see the module docstring; effect..p NaN where the interaction is not estimable
+        on these samples, and ``note`` says why, e.g. a genotype class absent in them).
     """
     test = check_test(test)
     binary = dataset.binary if binary is None else bool(binary)
@@ -212,7 +244,8 @@ def confirm(
     for key in keys:
         dt = np.int64 if key == "n" else np.float64
         out[key] = np.concatenate([d[key] for d in parts]) if parts else np.zeros(0, dt)
-    return pl.DataFrame(out)
+    notes = [x for d in parts for x in d["note"]]
+    return pl.DataFrame(out).with_columns(pl.Series("note", notes, dtype=pl.String))
 
 
 def confirm_pairs(

@@ -45,14 +45,22 @@ class Export:
     alleles: pl.DataFrame
     tables: np.ndarray  # (k, m, m[, m]) pure interaction tables of the rows of ``table``
     scores_by_locus: pl.DataFrame  # best score of each locus (for the position plot)
+    test: str = "genotype"  # held-out test actually run (product falls back to genotype)
+    binary: bool = False  # effects on the log-odds scale (case/control trait)
 
 
 def rank_pairs(
-    tables: PairTables, freq: torch.Tensor, scale: float, keep: int, block: int = 1024
+    tables: PairTables,
+    freq: torch.Tensor,
+    scale: float,
+    keep: int,
+    block: int = 1024,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top ``keep`` pairs (a < b) by interaction variance, scanning all pairs in blocks.
 
     freq: shape (l, m) state frequencies. Returns (pairs (k, 2), scores (k,)), best first.
+    ``progress``: a tqdm bar over the blocks on stderr.
     """
     l = freq.shape[0]
     sp = tables.sparse_pairs
@@ -64,22 +72,26 @@ def rank_pairs(
         return pairs[order], s[order]
     best_s = np.zeros(0)
     best_p = np.zeros((0, 2), dtype=np.int64)
-    for a0 in range(0, l, block):
+    jobs = [(a0, b0) for a0 in range(0, l, block) for b0 in range(a0, l, block)]
+    if progress:
+        from tqdm import tqdm
+
+        jobs = tqdm(jobs, desc="export: scoring pairs", unit="block", disable=None)
+    for a0, b0 in jobs:
         ia = np.arange(a0, min(a0 + block, l))
-        for b0 in range(a0, l, block):
-            ib = np.arange(b0, min(b0 + block, l))
-            e = tables.block(ia, ib)  # (a, b, m, m)
-            s = interaction_variance(e, freq[ia][:, None], freq[ib][None, :]) * scale
-            s = torch.where(torch.as_tensor(ib[None, :] > ia[:, None]), s, torch.full_like(s, -1.0))
-            k = min(keep, s.numel())
-            top = torch.topk(s.flatten(), k)
-            pa = ia[(top.indices // len(ib)).numpy()]
-            pb = ib[(top.indices % len(ib)).numpy()]
-            best_s = np.concatenate([best_s, top.values.numpy()])
-            best_p = np.concatenate([best_p, np.stack([pa, pb], 1)])
-            if len(best_s) > keep:
-                o = np.argsort(-best_s, kind="stable")[:keep]
-                best_s, best_p = best_s[o], best_p[o]
+        ib = np.arange(b0, min(b0 + block, l))
+        e = tables.block(ia, ib)  # (a, b, m, m)
+        s = interaction_variance(e, freq[ia][:, None], freq[ib][None, :]) * scale
+        s = torch.where(torch.as_tensor(ib[None, :] > ia[:, None]), s, torch.full_like(s, -1.0))
+        k = min(keep, s.numel())
+        top = torch.topk(s.flatten(), k)
+        pa = ia[(top.indices // len(ib)).numpy()]
+        pb = ib[(top.indices % len(ib)).numpy()]
+        best_s = np.concatenate([best_s, top.values.numpy()])
+        best_p = np.concatenate([best_p, np.stack([pa, pb], 1)])
+        if len(best_s) > keep:
+            o = np.argsort(-best_s, kind="stable")[:keep]
+            best_s, best_p = best_s[o], best_p[o]
     o = np.argsort(-best_s, kind="stable")
     ok = best_s[o] > 0
     return best_p[o][ok], best_s[o][ok]
@@ -94,7 +106,7 @@ def _frequencies(run: Run, ds: Dataset) -> torch.Tensor:
             run.path,
         )
     n_states = run.loci["n_states"].to_numpy()
-    tr_rows = _rows(run, ds, "train")
+    tr_rows = split_rows(run, ds, "train")
     return torch.as_tensor(
         state_frequencies(np.asarray(ds.cohort.states[tr_rows]), n_states), dtype=torch.float32
     )
@@ -102,9 +114,10 @@ def _frequencies(run: Run, ds: Dataset) -> torch.Tensor:
 
 def _confirmed(
     run: Run, ds: Dataset, ranked: pl.DataFrame, tuples: np.ndarray, cfg: ExportConfig
-) -> pl.DataFrame:
-    """Ranked rows + held-out test columns (heldout_effect, _se, _stat, _p, _n, _df1, _df2)."""
-    test_rows = _rows(run, ds, "test")
+) -> tuple[pl.DataFrame, str]:
+    """Ranked rows + held-out test columns (heldout_effect, _se, _stat, _p, _n, _df1, _df2,
+    _note) and the name of the test that was run."""
+    test_rows = split_rows(run, ds, "test")
     if len(test_rows) == 0:
         raise GenoattnError(
             "the run has no test samples to confirm interactions on "
@@ -119,7 +132,8 @@ def _confirmed(
     conf = conf.select([c for c in conf.columns if not c.startswith("idx_")])
     conf = conf.rename({c: f"heldout_{c}" for c in conf.columns})
     keep = [c for c in ranked.columns if not c.startswith("idx_")]
-    return pl.concat([ranked.select(keep).with_row_index("rank", offset=1), conf], how="horizontal")
+    ranked = ranked.select(keep).with_row_index("rank", offset=1)
+    return pl.concat([ranked, conf], how="horizontal"), test
 
 
 def export_triples(
@@ -154,14 +168,14 @@ def export_triples(
     )
     ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
     tuples = np.array(ranked.select("idx_a", "idx_b", "idx_c").to_numpy()).reshape(-1, 3)
-    stats = _confirmed(run, ds, ranked, tuples, cfg)
+    stats, test = _confirmed(run, ds, ranked, tuples, cfg)
     table = triple_table(ds.cohort.loci, tuples[:, 0], tuples[:, 1], tuples[:, 2], stats)
     pos = {tuple(t): i for i, t in enumerate(trip.tolist())}
     sel = [pos[tuple(t)] for t in tuples.tolist()]
     pure = fanova_pure3(e[sel], fa[o][sel], fb[o][sel], fc[o][sel]).numpy()
     alleles = _allele_table(ds, tuples, pure)
     by_locus = _by_locus(ds, trip, scores)
-    return Export(table, tuples, alleles, pure, by_locus)
+    return Export(table, tuples, alleles, pure, by_locus, test, bool(ds.binary))
 
 
 def _by_locus(ds: Dataset, tuples: np.ndarray, scores: np.ndarray) -> pl.DataFrame:
@@ -179,20 +193,24 @@ def _by_locus(ds: Dataset, tuples: np.ndarray, scores: np.ndarray) -> pl.DataFra
 
 
 def export_pairs(
-    run: Run, ds: Dataset, cfg: ExportConfig, log: Callable[[str], None] = print
+    run: Run,
+    ds: Dataset,
+    cfg: ExportConfig,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
 ) -> Export:
-    """Ranked, clumped, held-out-confirmed pair table of a run."""
+    """Ranked, clumped, held-out-confirmed pair table of a run (``progress``: bar on scoring)."""
     freq = _frequencies(run, ds)
     n_states = run.loci["n_states"].to_numpy()
     pred = run.predictor
     scale = float(pred.y_std) ** 2
     tables = PairTables(pred.genetic, n_states)
-    cand, scores = rank_pairs(tables, freq, scale, max(cfg.top * 20, 200), cfg.block)
+    cand, scores = rank_pairs(tables, freq, scale, max(cfg.top * 20, 200), cfg.block, progress)
     log(f"export: scored pairs; {len(cand)} candidates with a non-zero interaction")
     ranked = pl.DataFrame({"idx_a": cand[:, 0], "idx_b": cand[:, 1], "score": scores})
     ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
     pairs = np.array(ranked.select("idx_a", "idx_b").to_numpy()).reshape(-1, 2)
-    stats = _confirmed(run, ds, ranked, pairs, cfg)
+    stats, test = _confirmed(run, ds, ranked, pairs, cfg)
     table = pair_table(ds.cohort.loci, pairs[:, 0], pairs[:, 1], stats)
     e = tables.pairs(pairs) * float(pred.y_std)
     pure = (
@@ -201,10 +219,11 @@ def export_pairs(
         else np.zeros((0, 1, 1))
     )
     alleles = _allele_table(ds, pairs, pure)
-    return Export(table, pairs, alleles, pure, _by_locus(ds, cand, scores))
+    by_locus = _by_locus(ds, cand, scores)
+    return Export(table, pairs, alleles, pure, by_locus, test, bool(ds.binary))
 
 
-def _rows(run: Run, ds: Dataset, split: str) -> np.ndarray:
+def split_rows(run: Run, ds: Dataset, split: str) -> np.ndarray:
     """Rows of ``ds`` that the run put in ``split`` (matched by sample ID)."""
     ids = set(run.samples[run.split[split]].tolist())
     return np.flatnonzero(np.isin(ds.cohort.samples.astype(str), list(ids)))

@@ -52,8 +52,33 @@ def triple_table(
     return _tuple_table(loci, [idx_a, idx_b, idx_c], extra)
 
 
+def _sig6(values: np.ndarray) -> list[str | None]:
+    """Floats as text with 6 significant digits (``%.6g``); NaN as None (written ``NA``)."""
+    out = np.char.mod("%.6g", np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=-np.inf))
+    return [None if np.isnan(v) else t for v, t in zip(values, out.tolist(), strict=True)]
+
+
+def tsv_text(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with float columns as 6-significant-digit text and NaN/"" as null (TSV ``NA``).
+
+    Integer columns stay integers; strings are kept, except that empty strings become null so
+    that no cell is a literal "" (and no cell needs quoting: tabs/newlines never occur in them).
+    """
+    fix = []
+    for name, dt in df.schema.items():
+        if dt.is_float():
+            v = df[name].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+            fix.append(pl.Series(name, _sig6(v), dtype=pl.String))
+        elif dt == pl.String:
+            fix.append(df[name].replace("", None))
+    return df.with_columns(fix) if fix else df
+
+
 def write_table(df: pl.DataFrame, path: str | Path) -> Path:
     """Write ``df`` as Parquet when ``path`` ends in .parquet, else as TSV, atomically.
+
+    Parquet keeps the typed columns; the TSV prints floats to 6 significant digits, integers as
+    integers and missing values as ``NA`` (:func:`tsv_text`).
 
     The table goes to a temporary file in the same directory, then replaces ``path`` in one
     step, so a reader never sees a half-written table. Raises GenoattnError if unwritable.
@@ -69,7 +94,7 @@ def write_table(df: pl.DataFrame, path: str | Path) -> Path:
             if path.suffix.lower() == ".parquet":
                 df.write_parquet(tmp)
             else:
-                df.write_csv(tmp, separator="\t", null_value="NA")
+                tsv_text(df).write_csv(tmp, separator="\t", null_value="NA", quote_style="never")
     except OSError as e:
         raise GenoattnError(f"cannot write table ({e.strerror})", path) from None
     return path

@@ -62,13 +62,14 @@ def to_run(part: Partial, spec: ScanSpec, digest: str) -> ScanRun:
 
 def make_spec(
     inp: ScanInputs, test: str, top: int | None, p_threshold: float | None,
-    min_distance_bp: int | None, block: int | None,
+    min_distance_bp: int | None, block: int | None, report: int | None = None,
 ) -> ScanSpec:  # fmt: skip
     test = check_test(test)
     if top is not None and top < 1:
         raise GenoattnError(f"scan: top must be at least 1, got {top}")
     ba, bb = block_sizes(test, bool(inp.missing.any()), inp.weights.shape[1], block)
-    return ScanSpec(test, top, p_threshold, min_distance_bp or None, TileGrid(inp.n_loci, ba, bb))
+    grid = TileGrid(inp.n_loci, ba, bb)
+    return ScanSpec(test, top, p_threshold, min_distance_bp or None, grid, report)
 
 
 def run_scan(
@@ -85,6 +86,7 @@ def run_scan(
     shard: tuple[int, int] | None = None,
     client=None,
     scratch: str | None = None,
+    report: int | None = None,
 ) -> ScanRun:
     """Test every pair of biallelic loci (or the tiles of shard ``(k, n)``) and keep the best.
 
@@ -92,12 +94,13 @@ def run_scan(
     rows are kept. Pairs on the same chromosome closer than ``min_distance_bp`` are skipped.
     ``client``: a ``dask.distributed.Client``; the tiles then run as its tasks (CPU), reading
     the genotypes by file (see :func:`~genoattn.interpret.scan.distributed.run_on_dask`, which
-    uses ``scratch`` for cohorts held in memory).
+    uses ``scratch`` for cohorts held in memory). ``report``: the rows a written table keeps
+    after clumping (``top`` then holds a surplus for clumping to absorb; see ``output.surplus``).
     """
     test = check_test(test)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     inp = prepare(dataset, rows, log)
-    spec = make_spec(inp, test, top, p_threshold, min_distance_bp, block)
+    spec = make_spec(inp, test, top, p_threshold, min_distance_bp, block, report)
     tiles = list(range(len(spec.grid.tiles())))
     if shard is not None:
         k, n = shard

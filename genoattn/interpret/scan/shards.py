@@ -12,7 +12,7 @@ is complete, then keeps the best ``top`` rows of their union under the scan's to
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,9 +120,10 @@ def merge_shards(paths: list[str | Path], top: int | None = None) -> tuple[ScanR
         raise GenoattnError(f"merge: the shards cover {len(tiles)} of {r0['n_tiles']} tiles")
     spec = spec_from(r0["spec"])
     if top is not None:
-        if spec.top is not None and top > spec.top:
-            raise GenoattnError(f"merge: --top {top} exceeds the shards' top {spec.top}")
-        spec = ScanSpec(spec.test, top, spec.p_threshold, spec.min_distance_bp, spec.grid)
+        most = spec.report or spec.top
+        if most is not None and top > most:
+            raise GenoattnError(f"merge: --top {top} exceeds the shards' top {most}")
+        spec = replace(spec, report=top)
     part = merge([s[1] for s in shards], spec)
     run = to_run(part, spec, r0["digest"])
     return run, record(run, r0["inputs"], None)

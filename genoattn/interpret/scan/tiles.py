@@ -62,6 +62,7 @@ class ScanSpec:
     p_threshold: float | None
     min_distance_bp: int | None
     grid: TileGrid
+    report: int | None = None  # rows reported after clumping (None: top); top keeps a surplus
 
 
 @dataclass
