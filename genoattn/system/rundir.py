@@ -59,13 +59,26 @@ def partial_dir(run_dir: Path) -> Path:
     return run_dir.with_name(run_dir.name + ".partial")
 
 
-def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> Path:
-    """Check the destination and return the working (partial) directory."""
+def check_destination(run_dir: Path, overwrite: bool) -> None:
+    """Cheap checks of --out, made before any input is loaded.
+
+    RUN must not exist unless overwriting, and its parent folder must exist (as for PLINK's
+    --out: a typo in the folder name is an error, not a new folder tree).
+    """
     run_dir = Path(run_dir)
     if run_dir.exists() and not overwrite:
         raise GenoattnError(
             "run directory exists; choose another --out or pass --overwrite", run_dir
         )
+    parent = run_dir.absolute().parent
+    if not parent.is_dir():
+        raise GenoattnError(f"output folder {parent} does not exist", run_dir)
+
+
+def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> Path:
+    """Check the destination and return the working (partial) directory."""
+    run_dir = Path(run_dir)
+    check_destination(run_dir, overwrite)
     work = partial_dir(run_dir)
     if work.exists() and not resume:
         shutil.rmtree(work)
