@@ -106,9 +106,11 @@ class TokenDataModule(L.LightningDataModule):
             rank, world = self.trainer.global_rank, self.trainer.world_size
         rows = self.split[name]
         sampler = EpochSampler(len(rows), self.seed, train, rank, world, pad=train)
+        # the global batch stays batch_size: DDP averages the ranks' gradients, so a step sees
+        # (about) the same samples and the same number of steps run per epoch as on one device
         return DataLoader(
             _Rows(rows),
-            batch_size=self.batch_size,
+            batch_size=max(1, -(-self.batch_size // world)),
             sampler=sampler,
             collate_fn=self._collate,
             num_workers=0,
