@@ -173,6 +173,10 @@ class ModelConfig:
         0 means full C (sa only).
     global_epistasis: K > 0 adds a learned monotone output nonlinearity with K tanh units on
         the genetic score (sgd fits; for sequence data whose trait saturates).
+    main_effects: sgd fits of sa / hfa / ha add one main effect per (locus, state) token (the
+        diagonal of the invariant), warm-started from the additive fit.
+    init_std: sgd fits: std of the attention part's initial score (standardised trait units).
+    lr_tuples_ref: sgd fits: attention step size = train.lr * min(1, ref / sqrt(entity tuples)).
     """
 
     kind: str = "sa"
@@ -185,6 +189,9 @@ class ModelConfig:
     rfa_dim: int = 16
     rfa_mean: float = 0.0
     global_epistasis: int = 0
+    main_effects: bool = True
+    init_std: float = 0.05
+    lr_tuples_ref: float = 40.0
     sparse: SparseFitConfig = field(default_factory=SparseFitConfig)
 
     def __post_init__(self):
@@ -219,6 +226,11 @@ class TrainConfig:
     """Data split, optimisation and hardware.
 
     val_fraction / test_fraction: held-out shares of the samples (seeded split, saved with the run).
+    weight_decay: sgd fits: lambda of the ridge penalty lambda * ||invariant||_F^2 on the
+        attention model's identifiable invariant (SA_lin: C diag(w_V)); AdamW weight decay for
+        models without one. grad_clip: gradient norm clipping (0: off).
+    devices / strategy: Lightning's; several processes with ``strategy: ddp`` (the command
+        line is re-run per rank) or ``ddp_spawn`` (works from library calls too).
     """
 
     seed: int = 0
@@ -229,6 +241,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-3
     patience: int = 10
+    grad_clip: float = 1.0
     accelerator: str = "auto"
     devices: str = "auto"
     strategy: str = "auto"
@@ -247,6 +260,9 @@ class TrainConfig:
         _check(self.max_epochs >= 1, "train.max_epochs", ">= 1", self.max_epochs)
         _check(self.batch_size >= 1, "train.batch_size", ">= 1", self.batch_size)
         _check(self.lr > 0, "train.lr", "> 0", self.lr)
+        _check(self.weight_decay >= 0, "train.weight_decay", ">= 0", self.weight_decay)
+        _check(self.grad_clip >= 0, "train.grad_clip", ">= 0", self.grad_clip)
+        _check(self.patience >= 1, "train.patience", ">= 1", self.patience)
 
 
 @dataclass

@@ -155,3 +155,68 @@ def test_unwritable_cache_dir(tmp_path, tiny_vcf):
     blocker.write_text("x")
     with pytest.raises(GenoattnError, match="cache directory cannot be written"):
         load_cohort(DataConfig(vcf=str(tiny_vcf), cache_dir=str(blocker / "sub")), log=print)
+
+
+# --- fit: one line, exit 2, and cheap mistakes caught before the genotypes are read ----------
+
+
+def _fit_cli(capsys, monkeypatch, tmp_path, vcf, pheno, *extra):
+    """Run `genoattn fit` with genotype loading forbidden; returns (rc, stderr lines)."""
+    import genoattn.data.load as load_mod
+    from genoattn.cli.app import run
+
+    def no_genotypes(*a, **k):
+        raise AssertionError("genotypes were loaded before the cheap checks")
+
+    monkeypatch.setattr(load_mod, "load_cohort", no_genotypes)
+    capsys.readouterr()
+    rc = run(["fit", "--vcf", str(vcf), "--pheno", str(pheno), "--no-progress", *map(str, extra)])
+    err = capsys.readouterr().err.strip().splitlines()
+    return rc, err
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        (["1.5", "inf", "2.0", "0.3"], ["non-finite value 'inf'"]),
+        (["1.5", "-Inf", "2.0", "0.3"], ["non-finite value '-Inf'"]),
+        (["0", "1", "2", "1"], ["ambiguous", "0 = missing"]),
+    ],
+)
+def test_fit__bad_trait_values_give_one_line(
+    tmp_path, capsys, monkeypatch, tiny_vcf, values, words
+):
+    p = tmp_path / "p.tsv"
+    p.write_text("IID\tt\n" + "".join(f"s{i + 1}\t{v}\n" for i, v in enumerate(values)))
+    rc, err = _fit_cli(capsys, monkeypatch, tmp_path, tiny_vcf, p, "--out", tmp_path / "run")
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and str(p) in err[0], err
+    for w in words:
+        assert w in err[0]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
+def test_fit__unknown_trait_caught_before_genotypes(tmp_path, capsys, monkeypatch, tiny_vcf,
+                                                    tiny_pheno):  # fmt: skip
+    rc, err = _fit_cli(
+        capsys, monkeypatch, tmp_path, tiny_vcf, tiny_pheno, "--trait", "weight", "--out",
+        tmp_path / "run",
+    )  # fmt: skip
+    assert rc == 2 and len(err) == 1 and "unknown trait column 'weight'" in err[0], err
+
+
+def test_fit__existing_out_caught_before_genotypes(tmp_path, capsys, monkeypatch, tiny_vcf,
+                                                   tiny_pheno):  # fmt: skip
+    (tmp_path / "run").mkdir()
+    rc, err = _fit_cli(
+        capsys, monkeypatch, tmp_path, tiny_vcf, tiny_pheno, "--out", tmp_path / "run"
+    )
+    assert rc == 2 and len(err) == 1 and "--overwrite" in err[0], err
+
+
+def test_fit__missing_output_folder_caught_before_genotypes(tmp_path, capsys, monkeypatch,
+                                                           tiny_vcf, tiny_pheno):  # fmt: skip
+    out = tmp_path / "no_such_folder" / "run"
+    rc, err = _fit_cli(capsys, monkeypatch, tmp_path, tiny_vcf, tiny_pheno, "--out", out)
+    assert rc == 2 and len(err) == 1 and "does not exist" in err[0], err
+    assert not out.parent.exists()

@@ -44,6 +44,7 @@ def test_read_trait__csv_iid_only_and_covariates(tmp_path):
 
 def test_binary_coding__plink_rules():
     np.testing.assert_array_equal(binary_coding(np.array([1.0, 2.0, np.nan])), [0, 1, np.nan])
-    np.testing.assert_array_equal(binary_coding(np.array([0.0, 1.0, 2.0])), [np.nan, 0, 1])
+    with pytest.raises(GenoattnError, match="ambiguous"):
+        binary_coding(np.array([0.0, 1.0, 2.0]))
     assert binary_coding(np.array([0.0, 1.0, 3.0])) is None
     assert binary_coding(np.array([1.0, 1.0])) is None

@@ -51,6 +51,20 @@ def fit(
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split and the model.")] = None,
+    test_fraction: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of the samples held out for testing (metrics and export's held-out "
+            "confirmation; more test samples = more power). Default: the config's, else 0.15."
+        ),
+    ] = None,
+    val_fraction: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of the samples used for validation (penalty choice, early stopping). "
+            "Default: the config's, else 0.15."
+        ),
+    ] = None,
     maf: o.Maf = 0.0,
     geno: o.Geno = 1.0,
     mind: o.Mind = 1.0,
@@ -68,8 +82,12 @@ def fit(
     """Train an attention model on a phenotype and write the run directory."""
     from genoattn.config import FitConfig, from_dict, load_yaml, to_dict
     from genoattn.data.load import load_dataset
+    from genoattn.io.table import read_trait
     from genoattn.system.fit import fit as fit_run
+    from genoattn.system.resources import Resources
+    from genoattn.system.rundir import check_destination
 
+    res = Resources()
     raw = load_yaml(config) if config else {}
     data = o.data_config(
         vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind,
@@ -86,6 +104,10 @@ def fit(
     raw_train = dict(raw.get("train") or {})
     if seed is not None:
         raw_train["seed"] = seed
+    if test_fraction is not None:
+        raw_train["test_fraction"] = test_fraction
+    if val_fraction is not None:
+        raw_train["val_fraction"] = val_fraction
     raw_train.setdefault("progress", progress)
     cfg = from_dict(
         FitConfig,
@@ -98,10 +120,18 @@ def fit(
             "train": raw_train,
         },
     )
-    ds = load_dataset(cfg.data, progress=progress, log=typer.echo)
-    result = fit_run(ds, cfg, out, overwrite=overwrite, resume=resume, log=typer.echo)
+    # cheap mistakes first: the destination, the trait and covariate columns (genotypes are slow)
+    check_destination(out, overwrite)
+    read_trait(cfg.data.pheno, cfg.data.trait, cfg.data.covar)
+    with res.stage("load"):
+        ds = load_dataset(cfg.data, progress=progress, log=typer.echo)
+    result = fit_run(
+        ds, cfg, out, overwrite=overwrite, resume=resume, log=typer.echo, resources=res
+    )
+    if not result:  # a DDP worker (rank > 0): rank 0 reports and writes the run
+        return
     typer.echo(_summary(result))
-    typer.echo(f"fit: wrote {out}/")
+    typer.echo(f"fit: wrote {out}/ ({res.summary()})")
 
 
 def _summary(result: dict) -> str:

@@ -8,8 +8,11 @@ Format: TSV, CSV or whitespace-delimited (sniffed from the first line). Header f
   fields are numbers or missing codes; the value columns are named PHENO1, PHENO2, ...
 
 Missing values: ``-9``, ``NA``, ``nan``, ``.``, empty (case-insensitive). Binary traits: values only
-in {1, 2} (PLINK 1 = control, 2 = case; coded 0/1), only in {0, 1}, or all of {0, 1, 2}, which PLINK
-reads as 1/2 case/control with 0 missing. Any other numeric column is quantitative.
+in {1, 2} (PLINK 1 = control, 2 = case; coded 0/1) or only in {0, 1}. A trait whose values are
+exactly {0, 1, 2} is refused: PLINK would read it as case/control with 0 = missing, but it may as
+well be a 0/1/2 score, and guessing either way silently changes the analysis (recode missing
+values as NA or -9 for case/control). Any other numeric column is quantitative. Infinite values
+(``inf``) are refused.
 """
 
 from __future__ import annotations
@@ -113,21 +116,31 @@ def to_numeric(raw: list[str], column: str, path: Path) -> np.ndarray:
             out[i] = float(v)
         except ValueError:
             raise GenoattnError(f"column {column!r} is not numeric (value {v!r})", path) from None
+        if not np.isfinite(out[i]):
+            raise GenoattnError(
+                f"column {column!r} has a non-finite value {v!r} (row {i + 1} of the values)", path
+            )
     out[out == -9] = np.nan
     return out
 
 
-def binary_coding(values: np.ndarray) -> np.ndarray | None:
-    """0/1 coded copy of a case/control column (NaN kept), or None for a quantitative trait."""
+def binary_coding(values: np.ndarray, column: str = "", path: Path | None = None):
+    """0/1 coded copy of a case/control column (NaN kept), or None for a quantitative trait.
+
+    Raises GenoattnError for values exactly {0, 1, 2} (ambiguous, see the module docstring).
+    """
     seen = set(np.unique(values[~np.isnan(values)]).tolist())
     if seen == {1.0, 2.0}:
         return values - 1.0
     if seen == {0.0, 1.0}:
         return values.copy()
-    if seen == {0.0, 1.0, 2.0}:  # PLINK 1/2 coding, 0 = missing
-        out = values - 1.0
-        out[values == 0] = np.nan
-        return out
+    if seen == {0.0, 1.0, 2.0}:
+        raise GenoattnError(
+            f"trait column {column!r} takes only the values 0, 1, 2: ambiguous (PLINK reads "
+            "case/control 1/2 with 0 = missing); for case/control write missing values as NA "
+            "or -9, for a quantitative score use another coding",
+            path,
+        )
     return None
 
 
@@ -161,7 +174,7 @@ def read_trait(
     values = to_numeric(cols[name], name, path)
     if np.isnan(values).all():
         raise GenoattnError(f"trait column {name!r} has no non-missing values", path)
-    coded = binary_coding(values)
+    coded = binary_coding(values, name, path)
     covars, covar_cols = read_covariates(covar_path, covar_names, ids)
     return Trait(
         samples=ids,

@@ -63,6 +63,21 @@ class HyperAttention(nn.Module):
         """tokens (b, l) int64 -> cohort score (b,) = sum over entities (and output dims)."""
         return self.entities(tokens).sum((1, 2))
 
+    def invariant_sq_norm(self) -> Tensor:
+        """||T||_F^2 of the invariant T[a, b_1..b_m] = sum_{r,p} Q[a,r] prod_t K_t[b_t,r]
+        V_t[b_t,p] c_p (summed over output dims) over the real tokens, without forming T.
+
+        With M_t[b, (r,p)] = K_t[b, r] V_t[b, p]: ||T||^2 = sum over (r,p), (r',p') of
+        (Q^T Q)[r,r'] (c c^T)[p,p'] prod_t (M_t^T M_t)[(r,p),(r',p')]; O(s (R P)^2).
+        """
+        q = self.q_table[1:]  # (s-1, r)
+        r, p = q.shape[1], self.c.shape[0]
+        g = (q.T @ q)[:, None, :, None] * (self.c @ self.c.T)[None, :, None, :]  # (r, p, r, p)
+        for k, v in zip(self.k_tables, self.v_tables, strict=True):
+            m = (k[1:, :, None] * v[1:, None, :]).reshape(-1, r * p)  # (s-1, r p)
+            g = g * (m.T @ m).view(r, p, r, p)
+        return g.sum()
+
 
 class HyperAttentionBlock(nn.Module):
     """HyperAttention on embeddings (b, l, d_model) -> (b, l, d_model), for language models.

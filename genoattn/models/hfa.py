@@ -76,6 +76,20 @@ class HyperFeatureAttention(nn.Module):
         """tokens (b, l) int64 -> cohort score (b,) = sum of the entity outputs."""
         return self.entities(tokens).sum((1, 2))
 
+    def invariant_sq_norm(self) -> Tensor:
+        """||A||_F^2 of the invariant over all (locus, state label) pairs, without forming A.
+
+        A = sum_h L_h (x) S_h with L_h = Ql_h Kl_h^T diag(vl_h) over loci and S_h = F_h diag(vs_h)
+        over state labels, so ||A||^2 = sum_{h,h'} <L_h, L_h'> <S_h, S_h'>; O(h^2 n_loc r^2).
+        """
+        q, k, vl = self.q_locus, self.k_locus, self.v_locus
+        gq = torch.einsum("hnr,gns->hgrs", q, q)
+        gk = torch.einsum("hnr,hn,gn,gns->hgrs", k, vl, vl, k)
+        loc = (gq * gk).sum((-1, -2))  # (h, h)
+        fs = self.f_state * self.v_state.unsqueeze(1)  # (h, g, g)
+        st = torch.einsum("hab,kab->hk", fs, fs)  # (h, h)
+        return (loc * st).sum()
+
     def _effect(self, ta: Tensor, tb: Tensor) -> Tensor:
         """A[a, b] = sum_h f_h(a, b) w_h(b) for real token index vectors ta (na,), tb (nb,)."""
         la, ga = self.token_locus[ta], self.token_state[ta]

@@ -70,6 +70,19 @@ class SALin(nn.Module):
         keep[0] = 0.0
         return A * keep.unsqueeze(0) * keep.unsqueeze(1)
 
+    def invariant_sq_norm(self) -> Tensor:
+        """||A||_F^2 of the invariant A = C diag(w) over the real tokens, without forming A.
+
+        Factorised: ||Wq Wk^T diag(w)||^2 = sum((Wq^T Wq) * (Wk^T diag(w^2) Wk)), O(s r^2). The
+        invariant is what the cohort readout depends on, so penalising it (rather than the
+        factors, which trade scale freely between Wq, Wk and w) regularises what is identified.
+        """
+        w = self.w[1:]
+        if not self.factorised:
+            return ((self.C[1:, 1:] * w) ** 2).sum()
+        q, k = self.Wq[1:], self.Wk[1:]
+        return ((q.T @ q) * ((k * (w * w).unsqueeze(1)).T @ k)).sum()
+
     def factors(self) -> tuple[Tensor, Tensor, Tensor]:
         """(Wq (s, r), Wk (s, r), w (s,)) of the factorised model."""
         if not self.factorised:

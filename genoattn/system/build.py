@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,43 @@ def build_genetic_model(cfg: ModelConfig, vocab: Vocab, seed: int = 0) -> nn.Mod
             cfg.rfa_heads, cfg.rfa_dim, vocab_size=s, mean=cfg.rfa_mean, seed=seed
         )
     raise AssertionError(cfg.kind)
+
+
+#: the parameter of each attention model that its output is linear in (rescaled at initialisation)
+_VALUE_PARAM = {"sa": "Wq", "hfa": "v_locus", "ha": "c"}
+
+
+def attention_lr_scale(cfg: ModelConfig, vocab: Vocab) -> float:
+    """Step-size factor of the attention parameters: 1 / sqrt(number of entity tuples).
+
+    The cohort score sums a term over every pair (order-n tuple for HyperAttention) of entities,
+    and an Adam step moves every factor entry by about lr at once, so the score moves by about
+    lr times the number of tuples the factors enter coherently. Dividing by sqrt(tuples) keeps
+    the first steps of a 40-locus and a 40,000-locus panel comparable (the readout keeps lr).
+    """
+    if cfg.kind in ("additive", "rfa"):
+        return 1.0
+    l = max(vocab.n_loci, 2)
+    order = cfg.order if cfg.kind == "ha" else 2
+    tuples = float(math.comb(l, order))
+    return min(1.0, cfg.lr_tuples_ref / math.sqrt(tuples))
+
+
+@torch.no_grad()
+def scale_initial_output(genetic: nn.Module, kind: str, tokens: torch.Tensor, std: float) -> None:
+    """Rescale the value parameter so that the initial genetic score has this root mean square
+    on ``tokens`` (RMS, not std: a large constant offset would fight the warm-started intercept).
+
+    The attention part then starts as a small perturbation of the main effects it is warm-started
+    next to, instead of an O(1) random function of the genotypes.
+    """
+    name = _VALUE_PARAM.get(kind)
+    if name is None:
+        return
+    out = genetic(tokens)
+    sd = float(out.pow(2).mean().sqrt()) if out.numel() else 0.0
+    if sd > 0:
+        getattr(genetic, name).mul_(std / sd)
 
 
 def empty_block_model(vocab: Vocab, n_pairs: int, n_triples: int = 0) -> BlockSALin:

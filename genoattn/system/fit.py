@@ -4,8 +4,9 @@ Three fitting routes share the readout (:class:`CohortPredictor`) and the run di
 
 * ``sparse`` (sa, additive): the hierarchical group-lasso fit of the SA_lin invariant
   (``genoattn/sparse/``), turned into a :class:`BlockSALin`;
-* ``sgd`` (every kind): Lightning, AdamW with weight decay, early stopping on validation loss,
-  checkpoints and resume;
+* ``sgd`` (every kind): Lightning (``sgd.py``): main effects warm-started from the additive fit,
+  AdamW with scaled step sizes, a ridge penalty on the invariant, early stopping on validation
+  loss, checkpoints and resume (also under DDP);
 * ``ridge`` (rfa): the values of random-feature attention in closed form, ridge strength chosen on
   validation samples.
 
@@ -20,7 +21,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import polars as pl
 import torch
@@ -31,11 +31,20 @@ from genoattn.models.block_sa import BlockSALin
 from genoattn.sparse.contrasts import fit_contrasts
 from genoattn.sparse.fit import SparseFit, fit_sparse_sa
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
-from genoattn.system.lit import CohortSystem, TokenDataModule
 from genoattn.system.metrics import metrics
 from genoattn.system.predictor import CohortPredictor
-from genoattn.system.rundir import finish_run, prepare_run_dir, save_run
-from genoattn.system.split import make_split, split_from_labels, split_labels
+from genoattn.system.resources import Resources
+from genoattn.system.rundir import (
+    check_resume,
+    fingerprint,
+    finish_run,
+    partial_dir,
+    prepare_run_dir,
+    save_run,
+    write_run_info,
+)
+from genoattn.system.sgd import fit_sgd, launched_rank
+from genoattn.system.split import make_split, split_by_iid, split_labels
 
 Log = Callable[[str], None]
 
@@ -59,7 +68,9 @@ class Prepared:
         self.cov = ((cov - self.cov_mean) / self.cov_std).astype(np.float32)  # (n, c)
         self.vocab: Vocab = vocab_of(ds.cohort.loci)
 
-    def predictor(self, genetic: torch.nn.Module, global_epistasis: int = 0) -> CohortPredictor:
+    def predictor(
+        self, genetic: torch.nn.Module, global_epistasis: int = 0, n_main: int = 0
+    ) -> CohortPredictor:
         return CohortPredictor(
             genetic,
             self.cov.shape[1],
@@ -69,6 +80,7 @@ class Prepared:
             torch.as_tensor(self.cov_mean, dtype=torch.float32),
             torch.as_tensor(self.cov_std, dtype=torch.float32),
             global_epistasis,
+            n_main,
         )
 
 
@@ -176,53 +188,7 @@ def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
     return pred, history, selection, info
 
 
-# --- sgd route (Lightning) ----------------------------------------------------------------
-
-
-def fit_sgd(prep: Prepared, cfg: FitConfig, work: Path, resume: bool, log: Log):
-    L.seed_everything(cfg.train.seed, workers=True, verbose=False)
-    genetic = build_genetic_model(cfg.model, prep.vocab, cfg.train.seed)
-    pred = prep.predictor(genetic, cfg.model.global_epistasis)
-    system = CohortSystem(pred, cfg.train.lr, cfg.train.weight_decay)
-    dm = TokenDataModule(
-        prep.ds.cohort.states,
-        prep.ds.cohort.offsets,
-        prep.y,
-        prep.cov,
-        prep.split,
-        cfg.train.batch_size,
-        cfg.train.seed,
-    )
-    ckpt_dir = work / "checkpoints"
-    best = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=ckpt_dir, monitor="val_loss", save_last=True, filename="best"
-    )
-    stop = L.pytorch.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience)
-    trainer = L.Trainer(
-        max_epochs=cfg.train.max_epochs,
-        accelerator=cfg.train.accelerator,
-        devices=cfg.train.devices,
-        strategy=cfg.train.strategy,
-        precision=cfg.train.precision,
-        callbacks=[best, stop],
-        logger=False,
-        enable_progress_bar=cfg.train.progress,
-        enable_model_summary=False,
-        deterministic=True,
-        default_root_dir=str(work),
-    )
-    last = ckpt_dir / "last.ckpt"
-    ckpt_path = str(last) if resume and last.exists() else None
-    if ckpt_path:
-        log(f"resuming from {last}")
-    trainer.fit(system, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-    if best.best_model_path:
-        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-        system.load_state_dict(state["state_dict"])
-    history = pl.DataFrame(
-        system.history or [{"epoch": 0, "train_loss": float("nan"), "val_loss": float("nan")}]
-    )
-    return system.predictor, history, None, {"genetic": "module"}
+# --- sgd route (Lightning): genoattn/system/sgd.py ----------------------------------------
 
 
 # --- ridge route (random-feature attention) ------------------------------------------------
@@ -286,6 +252,42 @@ def _absolute_inputs(cfg: FitConfig) -> FitConfig:
 # --- the command --------------------------------------------------------------------------
 
 
+def _split(ds: Dataset, cfg: FitConfig, work: Path, resume: bool, rank0: bool, log: Log):
+    """The split: the saved one (mapped by IID) when resuming or in a DDP worker, else new."""
+    saved = work / "split.tsv"
+    n = ds.cohort.n_samples
+    if saved.exists() and (resume or not rank0):
+        frame = pl.read_csv(saved, separator="\t", schema_overrides={"IID": pl.String})
+        split = split_by_iid(
+            frame["IID"].to_numpy(), frame["split"].to_numpy(), ds.cohort.samples, str(saved)
+        )
+    else:
+        split = make_split(n, cfg.train)
+        if rank0:
+            pl.DataFrame(
+                {"IID": [str(s) for s in ds.cohort.samples], "split": list(split_labels(n, split))}
+            ).write_csv(saved, separator="\t")
+    if rank0:
+        log(
+            f"split: {len(split['train'])} train, {len(split['val'])} validation, "
+            f"{len(split['test'])} test samples (seed {cfg.train.seed})"
+        )
+    return split
+
+
+def _additive(prep: Prepared, cfg: FitConfig, refit_with_validation: bool = True):
+    """The additive (sparse main effects) fit on the same split.
+
+    The baseline is refit on training + validation samples like every sparse fit; the warm
+    start of an sgd fit is not (``refit_with_validation=False``), or its early stopping would
+    watch a validation loss of samples the starting point was fit on.
+    """
+    add_cfg = copy.deepcopy(cfg.model)
+    add_cfg.kind, add_cfg.fit = "additive", "sparse"
+    add_cfg.sparse.refit_with_validation = refit_with_validation
+    return fit_sparse(prep, add_cfg, cfg.train.accelerator, lambda s: None)[0]
+
+
 def fit(
     ds: Dataset,
     cfg: FitConfig,
@@ -295,40 +297,50 @@ def fit(
     resume: bool = False,
     baseline: bool = True,
     log: Log = print,
+    resources: Resources | None = None,
 ) -> dict:
-    """Fit ``cfg.model`` on ``ds`` and write the run directory; returns the metrics."""
+    """Fit ``cfg.model`` on ``ds`` and write the run directory; returns the metrics.
+
+    Under DDP with Lightning's ``ddp`` strategy every rank runs this function (the command line
+    is re-run per rank): only global rank 0 prepares, writes and publishes the run directory and
+    scores the model; the other ranks train and return ``{}``. With ``ddp_spawn`` only the
+    training runs in other processes.
+    """
+    res = resources or Resources()
     run_dir = Path(run_dir)
-    work = prepare_run_dir(run_dir, overwrite, resume)
-    torch.manual_seed(cfg.train.seed)
-    n = ds.cohort.n_samples
-    saved = work / "split.tsv"
-    if resume and saved.exists():
-        split = split_from_labels(pl.read_csv(saved, separator="\t")["split"].to_numpy())
-    else:
-        split = make_split(n, cfg.train)
-        pl.DataFrame(
-            {"IID": [str(s) for s in ds.cohort.samples], "split": list(split_labels(n, split))}
-        ).write_csv(saved, separator="\t")
-    log(
-        f"split: {len(split['train'])} train, {len(split['val'])} validation, "
-        f"{len(split['test'])} test samples (seed {cfg.train.seed})"
-    )
-    prep = Prepared(ds, split)
-    t0 = time.perf_counter()
+    rank0 = launched_rank() == 0
+    with res.stage("prepare"):
+        work = prepare_run_dir(run_dir, overwrite, resume) if rank0 else partial_dir(run_dir)
+        if rank0:
+            check_resume(work, fingerprint(ds, cfg), resume)
+        torch.manual_seed(cfg.train.seed)
+        split = _split(ds, cfg, work, resume, rank0, log)
+        prep = Prepared(ds, split)
     m = cfg.model
-    if m.fit == "sparse":
-        pred, history, selection, info = fit_sparse(prep, m, cfg.train.accelerator, log)
-    elif m.fit == "ridge":
-        pred, history, selection, info = fit_ridge(prep, cfg, log)
-    else:
-        pred, history, selection, info = fit_sgd(prep, cfg, work, resume, log)
-    seconds = time.perf_counter() - t0
-    result = {"model": m.kind, "fit": m.fit, "seconds": seconds, **score(pred, prep)}
-    if baseline and not (m.kind == "additive" and m.fit == "sparse"):
-        add_cfg = copy.deepcopy(m)
-        add_cfg.kind, add_cfg.fit = "additive", "sparse"
-        add_pred = fit_sparse(prep, add_cfg, cfg.train.accelerator, lambda s: None)[0]
-        result["additive"] = score(add_pred, prep)
+    result: dict = {"model": m.kind, "fit": m.fit}
+    add_pred = warm = None
+    want_additive = baseline and not (m.kind == "additive" and m.fit == "sparse")
+    with res.stage("baseline"):
+        if want_additive and rank0:
+            add_pred = _additive(prep, cfg)
+        if m.fit == "sgd" and m.main_effects:
+            warm = _additive(prep, cfg, refit_with_validation=False)
+    t0 = time.perf_counter()
+    with res.stage("fit"):
+        if m.fit == "sparse":
+            pred, history, selection, info = fit_sparse(prep, m, cfg.train.accelerator, log)
+        elif m.fit == "ridge":
+            pred, history, selection, info = fit_ridge(prep, cfg, log)
+        else:
+            pred, history, selection, info = fit_sgd(prep, cfg, work, resume, log, warm)
+    if not rank0:
+        return {}
+    result["seconds"] = time.perf_counter() - t0
+    with res.stage("score"):
+        result.update(score(pred, prep))
+        if want_additive:
+            result["additive"] = score(add_pred, prep)
+    n = ds.cohort.n_samples
     info = {
         **info,
         "trait": ds.trait,
@@ -338,17 +350,12 @@ def fit(
         "n_loci": int(ds.cohort.n_loci),
         "kind": ds.cohort.kind,
     }
-    save_run(
-        work,
-        _absolute_inputs(cfg),
-        info,
-        pred,
-        ds.cohort.loci,
-        ds.cohort.samples,
-        split_labels(n, split),
-        result,
-        history,
-        selection,
-    )
+    with res.stage("save"):
+        labels = split_labels(n, split)
+        args = (work, _absolute_inputs(cfg), info, pred, ds.cohort.loci, ds.cohort.samples)
+        save_run(*args, labels, result, history, selection)
+    # run.json states what the run cost: every stage up to here (export adds nothing to it)
+    info["resources"] = res.report()
+    write_run_info(work, info)
     finish_run(work, run_dir)
     return result

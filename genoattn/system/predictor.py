@@ -8,6 +8,10 @@ probabilities. g is the identity, or with ``global_epistasis = K > 0`` a learned
 nonlinearity g(z) = z + sum_k softplus(a_k) tanh(softplus(b_k) (z - c_k)) — "global epistasis"
 (Otwinowski, McCandlish & Plotkin 2018): sequence effects add on a latent scale that the
 measured trait saturates or sharpens. Each term has a positive slope, so g is increasing.
+
+With ``n_main > 0`` the genetic score also gets one main effect per token, sum_i main[t_i]: the
+full diagonal of the SA_lin invariant A = diag(main) + C diag(w_V), which a rank-r C cannot
+represent on its own (the sgd route warm-starts it from the additive fit).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class CohortPredictor(nn.Module):
         y_mean, y_std: trait standardisation (identity link; 0 and 1 for binary traits).
         cov_mean, cov_std: shape (c,), covariate standardisation from the training samples.
         global_epistasis: K monotone tanh units on the genetic score (0: identity).
+        n_main: s, to add one main effect per token (0: none).
     """
 
     def __init__(
@@ -38,8 +43,11 @@ class CohortPredictor(nn.Module):
         cov_mean: torch.Tensor | None = None,
         cov_std: torch.Tensor | None = None,
         global_epistasis: int = 0,
+        n_main: int = 0,
     ):
         super().__init__()
+        # (s,) or absent, so that runs saved without main effects load strictly
+        self.main = nn.Parameter(torch.zeros(n_main)) if n_main else None
         k = global_epistasis
         # starts near the identity: small amplitudes, knots spread over the standardised scale
         self.ge_a = nn.Parameter(torch.full((k,), -4.0))  # (k,)
@@ -61,6 +69,8 @@ class CohortPredictor(nn.Module):
     def forward(self, tokens: torch.Tensor, cov_std: torch.Tensor) -> torch.Tensor:
         """Linear predictor (b,) in standardised units / logits; cov_std is standardised (b, c)."""
         z = self.genetic(tokens)
+        if self.main is not None:
+            z = z + (self.main[tokens] * (tokens != 0).to(self.main.dtype)).sum(-1)
         if self.ge_a.numel():
             amp = nn.functional.softplus(self.ge_a)
             slope = nn.functional.softplus(self.ge_b)

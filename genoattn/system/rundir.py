@@ -9,6 +9,8 @@ RUN/
   metrics.json         R^2, Pearson r (AUC) per split, additive baseline, timings
   history.tsv          training curve (epoch or path step, losses)
   selection.tsv        sparse fit only: the penalty path with validation losses
+  inputs.json          fingerprint of the inputs and config (written at the start; a resume
+                       with other inputs is refused)
 
 A fit writes into RUN.partial/ and renames it to RUN/ when complete, so RUN/ is never half-written.
 """
@@ -57,13 +59,26 @@ def partial_dir(run_dir: Path) -> Path:
     return run_dir.with_name(run_dir.name + ".partial")
 
 
-def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> Path:
-    """Check the destination and return the working (partial) directory."""
+def check_destination(run_dir: Path, overwrite: bool) -> None:
+    """Cheap checks of --out, made before any input is loaded.
+
+    RUN must not exist unless overwriting, and its parent folder must exist (as for PLINK's
+    --out: a typo in the folder name is an error, not a new folder tree).
+    """
     run_dir = Path(run_dir)
     if run_dir.exists() and not overwrite:
         raise GenoattnError(
             "run directory exists; choose another --out or pass --overwrite", run_dir
         )
+    parent = run_dir.absolute().parent
+    if not parent.is_dir():
+        raise GenoattnError(f"output folder {parent} does not exist", run_dir)
+
+
+def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> Path:
+    """Check the destination and return the working (partial) directory."""
+    run_dir = Path(run_dir)
+    check_destination(run_dir, overwrite)
     work = partial_dir(run_dir)
     if work.exists() and not resume:
         shutil.rmtree(work)
@@ -72,6 +87,54 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> Path:
     except OSError as e:
         raise GenoattnError(f"cannot create the run directory ({e.strerror})", run_dir) from None
     return work
+
+
+#: train settings a resume may change: they do not alter what the finished fit computes
+#: (more epochs continue the same trajectory; devices and progress bars change no numbers)
+_RESUMABLE = ("max_epochs", "progress", "accelerator", "devices", "strategy")
+
+
+def fingerprint(ds, cfg: FitConfig) -> dict:
+    """sha256 of the data (samples sorted by ID, so row order does not matter) and the config.
+
+    Args:
+        ds: the aligned Dataset (genotype states, trait, covariates, sample and locus IDs).
+    """
+    import hashlib
+
+    order = np.argsort(np.asarray([str(s) for s in ds.cohort.samples]), kind="stable")
+    h = hashlib.sha256()
+    for s in np.asarray(ds.cohort.samples)[order]:
+        h.update(str(s).encode() + b"\0")
+    for i in ds.cohort.loci["id"].to_list():
+        h.update(str(i).encode() + b"\0")
+    for i in range(0, len(order), 4096):
+        h.update(np.ascontiguousarray(np.asarray(ds.cohort.states)[order[i : i + 4096]]).data)
+    h.update(np.ascontiguousarray(ds.y[order], dtype=np.float64).data)
+    h.update(np.ascontiguousarray(ds.covariates[order], dtype=np.float64).data)
+    c = to_dict(cfg)
+    c.pop("data", None)  # file names may move; their content is hashed above
+    for key in _RESUMABLE:
+        c["train"].pop(key, None)
+    conf = hashlib.sha256(json.dumps(_plain(c), sort_keys=True, default=str).encode())
+    return {"data_sha256": h.hexdigest(), "config_sha256": conf.hexdigest()}
+
+
+def check_resume(work: Path, fp: dict, resume: bool) -> None:
+    """Record the fingerprint of a new fit; on resume, refuse one whose inputs differ."""
+    path = work / "inputs.json"
+    if resume and path.is_file():
+        saved = json.loads(path.read_text())
+        for key, what in (("data_sha256", "input data"), ("config_sha256", "model/train config")):
+            if saved.get(key) != fp[key]:
+                raise GenoattnError(
+                    f"cannot resume: the {what} differ from the interrupted fit's "
+                    f"(fingerprint {str(saved.get(key))[:12]} vs {fp[key][:12]}); "
+                    "rerun without --resume",
+                    work,
+                )
+        return
+    path.write_text(json.dumps(fp, indent=2))
 
 
 def save_run(
@@ -88,7 +151,7 @@ def save_run(
 ) -> None:
     """Write every file of the run into the working directory ``work``."""
     (work / "config.yaml").write_text(yaml.safe_dump(_plain(to_dict(cfg)), sort_keys=False))
-    (work / "run.json").write_text(json.dumps({"format": FORMAT, **info}, indent=2))
+    write_run_info(work, info)
     state = {k: v.detach().cpu().contiguous() for k, v in predictor.state_dict().items()}
     save_file(state, str(work / "model.safetensors"), metadata={"format": FORMAT})
     loci.write_parquet(work / "loci.parquet")
@@ -99,6 +162,11 @@ def save_run(
     history.write_csv(work / "history.tsv", separator="\t")
     if selection is not None:
         selection.write_csv(work / "selection.tsv", separator="\t")
+
+
+def write_run_info(work: Path, info: dict) -> None:
+    """(Re)write run.json of the working directory."""
+    (work / "run.json").write_text(json.dumps({"format": FORMAT, **info}, indent=2))
 
 
 def finish_run(work: Path, run_dir: Path) -> None:
@@ -144,6 +212,7 @@ def load_run(run_dir: str | Path) -> Run:
         len(info["covariates"]),
         bool(info["binary"]),
         global_epistasis=cfg.model.global_epistasis,
+        n_main=int(state["main"].shape[0]) if "main" in state else 0,
     )
     try:
         pred.load_state_dict(state, strict=True)

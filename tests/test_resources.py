@@ -1,0 +1,51 @@
+"""Every fit reports what it cost (run.json "resources", the closing log line), and the split
+fractions are options of `genoattn fit`."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import polars as pl
+
+from genoattn.cli.app import run
+from genoattn.simulate import SimConfig, simulate
+from genoattn.simulate.write import write_simulation
+from genoattn.system.resources import Resources, peak_rss_bytes
+
+
+def test_resources__stages_add_up_and_peak_rss_is_the_high_water_mark():
+    res = Resources()
+    with res.stage("a"):
+        time.sleep(0.01)
+    with res.stage("a"):
+        time.sleep(0.01)
+    before = peak_rss_bytes()
+    block = bytearray(64 * 1024 * 1024)  # touch 64 MiB
+    block[::4096] = b"x" * len(block[::4096])
+    report = res.report()
+    assert report["stages_s"]["a"] >= 0.02
+    assert report["wall_s"] >= report["stages_s"]["a"]
+    assert report["peak_rss_mb"] * 1024 * 1024 >= before + 60 * 1024 * 1024
+    assert report["peak_gpu_mb"] is None or report["peak_gpu_mb"] >= 0
+    del block
+
+
+def test_fit_cli__records_resources_and_the_split_fractions(tmp_path, capsys):
+    write_simulation(simulate(SimConfig(n_samples=200, n_loci=60, seed=2)), tmp_path / "d")
+    out = tmp_path / "run"
+    args = ["fit", "--vcf", str(tmp_path / "d" / "cohort.vcf.gz"), "--pheno"]
+    args += [str(tmp_path / "d" / "pheno.tsv"), "--out", str(out), "--no-progress"]
+    rc = run([*args, "--test-fraction", "0.4", "--val-fraction", "0.2"])
+    stdout = capsys.readouterr().out
+    assert rc == 0
+    last = stdout.strip().splitlines()[-1]
+    assert re.search(r"total wall time [0-9.]+ s, peak RSS [0-9]+ MiB", last), last
+    info = json.loads((out / "run.json").read_text())
+    stages = info["resources"]["stages_s"]
+    assert {"load", "prepare", "baseline", "fit", "score", "save"} <= set(stages)
+    assert info["resources"]["peak_rss_mb"] > 0
+    split = pl.read_csv(out / "split.tsv", separator="\t")["split"].value_counts()
+    counts = dict(zip(split["split"], split["count"], strict=True))
+    assert counts == {"test": 80, "val": 40, "train": 80}
