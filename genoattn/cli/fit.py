@@ -111,27 +111,46 @@ def _summary(result: dict) -> str:
 
 def predict(
     run: Annotated[Path, typer.Argument(help="Run directory written by `genoattn fit`.")],
-    out: Annotated[Path, typer.Option(help="Predictions table (TSV: id, prediction).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Predictions table, TSV with columns FID IID PRED: PRED in trait units, or the "
+            "case probability for a case/control trait."
+        ),
+    ],
     vcf: o.Vcf = None,
     bfile: o.Bfile = None,
     fasta: o.Fasta = None,
     covar: o.Covar = None,
+    no_covar: Annotated[
+        bool,
+        typer.Option(
+            "--no-covar",
+            help="For a run fit with covariates: predict without --covar, every covariate at "
+            "its training mean.",
+        ),
+    ] = False,
     alphabet: o.Alphabet = None,
     progress: o.Progress = True,
 ) -> None:
-    """Predict the trait of new samples with a fitted run."""
-    import numpy as np
-    import polars as pl
+    """Predict the trait of new samples (genotypes or aligned sequences) with a fitted run.
 
+    No QC is applied and no run locus is dropped: loci and states the run does not know count as
+    missing (see the log line). Sequence loci are matched by alignment column.
+    """
+    from genoattn.config import QCConfig
     from genoattn.data.load import load_genotypes
     from genoattn.interpret.table import write_table
-    from genoattn.system.predict import predict_cohort
+    from genoattn.system.predict import prediction_table, predict_cohort, run_alphabet
     from genoattn.system.rundir import load_run
 
     r = load_run(run)
     data = o.data_config(
         vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0, need_pheno=False
     )
+    data.qc = QCConfig(drop_monomorphic=False)  # predict never filters loci or samples
+    if fasta is not None and alphabet is None:
+        data.alphabet = run_alphabet(r)  # read the file as the run's alphabet, not re-inferred
     cohort = load_genotypes(data, progress=progress, log=typer.echo)
     cov = None
     if covar is not None and r.info["covariates"]:
@@ -139,8 +158,12 @@ def predict(
 
         cov = read_covariates(covar, list(r.info["covariates"]), cohort.samples)[0]
     label = str(vcf or bfile or fasta)
-    pred = predict_cohort(r, cohort, label, cov, log=typer.echo)
-    col = "probability" if r.info["binary"] else "prediction"
-    table = pl.DataFrame({"id": [str(s) for s in cohort.samples], col: np.asarray(pred)})
+    pred = predict_cohort(r, cohort, label, cov, log=typer.echo, training_means=no_covar)
+    fids = None
+    if bfile is not None:
+        from genoattn.system.predict import family_ids
+
+        fids = family_ids(bfile, cohort.samples)
+    table = prediction_table(cohort.samples, pred, fids)
     write_table(table, out)
     typer.echo(f"predict: wrote {table.height} predictions to {out}")
