@@ -27,18 +27,20 @@ def fit(
             help="sa: linear self-attention (SA_lin); hfa: "
             "HyperFeatureAttention; ha: HyperAttention; "
             "rfa: random-feature attention; additive: "
-            "baseline. Default: the config's, "
-            "else sa."
+            "baseline. Default: the config's, else "
+            "chosen by --fit auto."
         ),
     ] = None,
     method: Annotated[
         o.FitMethod | None,
         typer.Option(
             "--fit",
-            help="sparse: convex group-lasso fit of the attention invariant with screening "
-            "and validation-chosen penalties (sa, ha, additive; the default); sgd: "
-            "Lightning/AdamW with early stopping (all models); ridge: closed form "
-            "(rfa).",
+            help="auto (the default when neither --model nor --fit is given): fit the "
+            "candidate models of genoattn/system/choose.py and keep the lowest validation "
+            "loss; sparse: convex group-lasso fit of the attention invariant with screening "
+            "and validation-chosen penalties (sa, ha, additive; the default for --model sa, ha, "
+            "additive); sgd: Lightning/AdamW with early stopping (all models); ridge: closed "
+            "form (rfa).",
         ),
     ] = None,
     config: Annotated[
@@ -72,11 +74,14 @@ def fit(
     raw_model = dict(raw.get("model") or {})
     if model is not None:
         raw_model["kind"] = model.value
-    raw_model.setdefault("kind", "sa")
     if method is not None:
         raw_model["fit"] = method.value
-    elif "fit" not in raw_model:
-        raw_model["fit"] = {"hfa": "sgd", "rfa": "ridge"}.get(raw_model["kind"], "sparse")
+    elif "fit" not in raw_model:  # no model chosen: auto; a kind alone: its usual route
+        kind = raw_model.get("kind")
+        raw_model["fit"] = (
+            "auto" if kind is None else {"hfa": "sgd", "rfa": "ridge"}.get(kind, "sparse")
+        )
+    raw_model.setdefault("kind", "sa")
     raw_train = dict(raw.get("train") or {})
     if seed is not None:
         raw_train["seed"] = seed
@@ -106,6 +111,10 @@ def _summary(result: dict) -> str:
             parts.append(f"{split}: {fmt(result[split])}")
     if "additive" in result and "test" in result["additive"]:
         parts.append(f"additive baseline test: {fmt(result['additive']['test'])}")
+    if "auto" in result:
+        from genoattn.system.choose import summary
+
+        parts.append(summary(result))
     return " | ".join(parts)
 
 
@@ -141,7 +150,7 @@ def predict(
     from genoattn.config import QCConfig
     from genoattn.data.load import load_genotypes
     from genoattn.interpret.table import write_table
-    from genoattn.system.predict import prediction_table, predict_cohort, run_alphabet
+    from genoattn.system.predict import predict_cohort, prediction_table, run_alphabet
     from genoattn.system.rundir import load_run
 
     r = load_run(run)

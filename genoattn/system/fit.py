@@ -29,6 +29,7 @@ from genoattn.config import FitConfig, ModelConfig
 from genoattn.contract import Dataset, token_offsets
 from genoattn.models.block_sa import BlockSALin
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
+from genoattn.system.choose import fit_auto
 from genoattn.system.contrasts import fit_contrasts
 from genoattn.system.lit import CohortSystem, TokenDataModule
 from genoattn.system.metrics import metrics
@@ -319,7 +320,9 @@ def fit(
     prep = Prepared(ds, split)
     t0 = time.perf_counter()
     m = cfg.model
-    if m.fit == "sparse":
+    if m.fit == "auto" or m.global_epistasis and m.fit == "sparse":  # choose.py: sets cfg.model
+        pred, history, selection, info = fit_auto(prep, cfg, work, resume, log)
+    elif m.fit == "sparse":
         pred, history, selection, info = fit_sparse(prep, m, cfg.train.accelerator, log)
     elif m.fit == "ridge":
         pred, history, selection, info = fit_ridge(prep, cfg, log)
@@ -327,6 +330,7 @@ def fit(
         pred, history, selection, info = fit_sgd(prep, cfg, work, resume, log)
     seconds = time.perf_counter() - t0
     result = {"model": m.kind, "fit": m.fit, "seconds": seconds, **score(pred, prep)}
+    result.update(info.pop("result", {}))  # fit auto: every candidate's validation loss
     if baseline and not (m.kind == "additive" and m.fit == "sparse"):
         add_cfg = copy.deepcopy(m)
         add_cfg.kind, add_cfg.fit = "additive", "sparse"
