@@ -150,7 +150,10 @@ def genoattn_fit(d: Path, tag: str, info: dict, train: dict, candidates: list[st
         "r2_test": r2(truth, table["PRED"].to_numpy()),
         "r2_val": metrics["val"]["r2"],
         "chosen": auto.get("chosen"),
-        "val_loss": {k: v["val_loss"] for k, v in auto.get("candidates", {}).items()},
+        "val_loss": {k: v.get("val_loss") for k, v in auto.get("candidates", {}).items()},
+        "candidate_r2_val": {
+            k: v["val"]["r2"] for k, v in auto.get("candidates", {}).items() if "val" in v
+        },
         "seconds": fit["seconds"] + pred["seconds"],
         "peak_mb": max(fit["peak_mb"], pred["peak_mb"]),
         "closing_line": [ln for ln in fit["stdout"].splitlines() if " | " in ln][-1:],

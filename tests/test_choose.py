@@ -115,3 +115,17 @@ def test_cli__fit_default_is_auto_and_says_so(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "auto (validation loss): sparse_sa" in out
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["fit"] == "sparse"
+
+
+def test_pair_cap__memory_budget_of_the_sparse_pair_design():
+    from genoattn.system.choose import pair_cap
+    from genoattn.system.fit import Prepared
+    from genoattn.system.split import make_split
+
+    ds = saturating_library(n=1000)
+    cfg = _cfg()
+    prep = Prepared(ds, make_split(ds.cohort.n_samples, cfg.train))
+    rows = len(prep.split["train"]) + len(prep.split["val"])
+    d, l = 3, 10  # four residues per column: three contrasts
+    assert pair_cap(prep, cfg.model, budget=4 * rows * (l * d + 5 * d * d)) == 5
+    assert pair_cap(prep, cfg.model, budget=4 * rows * (l * d)) == 0

@@ -18,6 +18,11 @@ Which candidates run (the rule; ``model.candidates`` overrides it):
   trait already has the logistic link and gets ``additive``, ``sparse_sa`` and the sgd ones with
   their monotone unit on the logit).
 
+Memory: on sequence cohorts the pair design of the sparse candidates holds n x (l d + K d^2)
+float32 values (d = residues per column - 1 after pooling rare ones, K screened pairs); K is capped
+so that it stays within ``SPARSE_DESIGN_BUDGET`` bytes (logged), and a pair candidate with no room
+for one pair is skipped. Genotype cohorts (d = 2) keep their sparse settings.
+
 Validation loss, on the standardised trait (0.5 mean squared error) or the logistic deviance
 per sample: each candidate uses the validation samples once to pick its own settings (penalty and
 relaxation; link round; early-stopping epoch) and is scored at that choice. The winner is the run's
@@ -35,13 +40,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from genoattn.config import FitConfig, ModelConfig
 from genoattn.contract import SEQUENCE
+from genoattn.errors import GenoattnError
 
 Log = Callable[[str], None]
 
+SPARSE_DESIGN_BUDGET = 3 * 2**30  # bytes of the sparse pair design on sequence cohorts
 CANDIDATES = ("additive", "sparse_sa", "sparse_sa_link", "sgd_sa_ge", "sgd_ha_ge")
 DEFAULT_LINK_UNITS = 4
 
@@ -90,26 +98,46 @@ def validation_loss(pred, prep, batch: int = 2048) -> float:
     return _loss(eta, torch.as_tensor(prep.y[rows], dtype=torch.float64), prep.ds.binary)
 
 
+def pair_cap(prep, mcfg: ModelConfig, budget: int = SPARSE_DESIGN_BUDGET) -> int:
+    """Most screened pairs whose sparse design (training + validation rows) fits ``budget``."""
+    st = np.asarray(prep.ds.cohort.states[prep.split["train"]])
+    kmax = int(prep.vocab.n_states.max()) if st.shape[1] else 1
+    counts = np.stack([(st == k).sum(0) for k in range(kmax)], axis=1)  # (l, kmax)
+    d = max(int((counts >= max(mcfg.sparse.min_state_count, 1)).sum(1).max()) - 1, 1)
+    rows = len(prep.split["train"]) + len(prep.split["val"])
+    room = budget / (4 * rows) - st.shape[1] * d
+    return max(int(room // (d * d)), 0)
+
+
 def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
-    """Fit candidate ``name``; returns (route result tuple, its validation loss)."""
+    """Fit candidate ``name``; returns (route result tuple, its validation loss, its config), or
+    None when the candidate does not fit the memory budget."""
     from genoattn.system.fit import fit_sgd, fit_sparse
     from genoattn.system.sparse_link import fit_sparse_link
 
     mcfg = candidate_config(name, cfg.model)
+    if mcfg.fit == "sparse" and mcfg.kind != "additive" and prep.ds.cohort.kind == SEQUENCE:
+        cap = pair_cap(prep, mcfg)
+        if cap < 1:
+            log(f"auto: {name} skipped (its pair design exceeds {SPARSE_DESIGN_BUDGET >> 30} GiB)")
+            return None
+        if cap < mcfg.sparse.max_candidates:
+            log(f"auto: {name} screens at most {cap} pairs (memory budget)")
+            mcfg.sparse.max_candidates = cap
     if mcfg.fit == "sgd":
         ccfg = dataclasses.replace(cfg, model=mcfg)
         out = fit_sgd(prep, ccfg, work / "candidates" / name, False, log)
-        return out, validation_loss(out[0], prep)
+        return out, validation_loss(out[0], prep), mcfg
     if mcfg.global_epistasis:
         out = fit_sparse_link(prep, mcfg, cfg.train.accelerator, log)
-        return out, float(out[3]["link_val_loss"])
+        return out, float(out[3]["link_val_loss"]), mcfg
     out = fit_sparse(prep, mcfg, cfg.train.accelerator, log)
     selection = out[2]
     if mcfg.sparse.refit_with_validation and selection is not None and "val_loss" in selection:
         # refit on validation samples: score the selected model as the path scored it (before
         # the refit); the relaxation stage re-solves the chosen model, so this is the path minimum
-        return out, float(selection["val_loss"].min())
-    return out, validation_loss(out[0], prep)
+        return out, float(selection["val_loss"].min()), mcfg
+    return out, validation_loss(out[0], prep), mcfg
 
 
 def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log):
@@ -131,16 +159,21 @@ def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log):
     best = None
     for name in names:
         t0 = time.perf_counter()
-        out, vl = _fit_one(name, prep, cfg, work, log)
+        fitted = _fit_one(name, prep, cfg, work, log)
+        if fitted is None:
+            record[name] = {"skipped": "memory budget"}
+            continue
+        out, vl, mcfg = fitted
         seconds = time.perf_counter() - t0
         record[name] = {"val_loss": vl, "seconds": seconds, **score(out[0], prep)}
         log(f"auto: {name} validation loss {vl:.4f} ({seconds:.1f} s)")
         if best is None or vl < best[1]:
-            best = (name, vl, out)
-    assert best is not None
+            best = (name, vl, out, mcfg)
+    if best is None:
+        raise GenoattnError(f"fit auto: every candidate ({', '.join(names)}) was skipped")
     shutil.rmtree(work / "candidates", ignore_errors=True)
-    name, vl, (pred, history, selection, info) = best
-    winner = candidate_config(name, m)
+    name, vl, (pred, history, selection, info), _ = best
+    winner = best[3]
     for f in dataclasses.fields(ModelConfig):
         setattr(m, f.name, getattr(winner, f.name))
     m.candidates = tuple(names)
@@ -156,6 +189,9 @@ def summary(result: dict) -> str:
         return ""
     parts = [
         f"{n} {c['val_loss']:.4f}" + (" *" if n == auto["chosen"] else "")
-        for n, c in sorted(auto["candidates"].items(), key=lambda kv: kv[1]["val_loss"])
+        for n, c in sorted(
+            ((n, c) for n, c in auto["candidates"].items() if "val_loss" in c),
+            key=lambda kv: kv[1]["val_loss"],
+        )
     ]
     return "auto (validation loss): " + ", ".join(parts)
