@@ -171,6 +171,8 @@ def run_dataset(wheel: Path, name: str, a: argparse.Namespace) -> dict:
     info = {"dataset": name, **write_inputs(df, d)}
     print(f"{name}: {info}", flush=True)
     train = {"seed": a.seed, "max_epochs": a.max_epochs, "patience": a.patience}
+    train["batch_size"] = a.batch_size
+    info["train"] = train
     rows = {"default": genoattn_fit(d, "default", info, train, None)}
     print(f"  default: {rows['default']}", flush=True)
     chosen = rows["default"]["chosen"]
@@ -201,6 +203,23 @@ def markdown(results: list[dict]) -> str:
             + " | ".join(cells)
             + f" | {m['default']['chosen']} |"
         )
+    lines += [
+        "",
+        "Validation loss (and validation R^2) of each auto candidate inside the default fit:",
+        "",
+    ]
+    lines.append("| data set | " + " | ".join(CANDIDATES) + " |")
+    lines.append("|" + "---|" * (len(CANDIDATES) + 1))
+    for r in results:
+        d = r["methods"]["default"]
+        vl, vr = d.get("val_loss", {}), d.get("candidate_r2_val", {})
+        cells = [
+            f"{vl[c]:.4f} ({vr[c]:.3f})" + (" *" if c == d["chosen"] else "")
+            if vl.get(c) is not None
+            else ("skipped" if c in vl else "–")
+            for c in CANDIDATES
+        ]
+        lines.append(f"| {r['dataset']} | " + " | ".join(cells) + " |")
     lines += ["", "| data set | " + " | ".join(f"{c} s / MB" for c in cols) + " |"]
     lines.append("|" + "---|" * (len(cols) + 1))
     for r in results:
@@ -240,10 +259,18 @@ def main() -> None:
     ap.add_argument("--gb1-train", type=int, default=50_000, help="0: all training sequences")
     ap.add_argument("--max-epochs", type=int, default=60)
     ap.add_argument("--patience", type=int, default=5)
+    ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "mave.json")
+    ap.add_argument("--report", action="store_true", help="only re-render the table and plot")
     a = ap.parse_args()
     a.candidates = [c for c in a.candidates.split(",") if c]
+    if a.report:
+        results = json.loads(a.out.read_text())["results"]
+        a.out.with_suffix(".md").write_text(markdown(results))
+        plot(results, a.out.with_suffix(".png"))
+        print(markdown(results))
+        return
     wheel = fetch_wheel(a.wheel, a.cache)
     done = {}
     if a.out.exists():  # results of earlier data sets are kept: run them one by one

@@ -129,3 +129,14 @@ def test_sparse_link__refuses_a_case_control_trait(tmp_path):
     ds = saturating_library(n=300, binary=True)
     with pytest.raises(GenoattnError, match="quantitative"):
         fit(ds, _cfg(kind="sa", fit="sparse", global_epistasis=2), tmp_path / "r", log=_quiet)
+
+
+def test_sparse_link__export_ranks_the_planted_pair_on_the_latent_scale(link_runs):
+    from genoattn.config import ExportConfig
+    from genoattn.interpret.export import export_pairs
+
+    ds, _, _, base = link_runs
+    run = load_run(base / "link")
+    exp = export_pairs(run, ds, ExportConfig(top=5), log=_quiet)
+    assert tuple(sorted(exp.pairs[0].tolist())) == (1, 4)
+    assert exp.alleles.filter(exp.alleles["rank"] == 1).height == 16
