@@ -99,7 +99,7 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 
 MODEL_KINDS = ("sa", "hfa", "ha", "rfa", "additive")
-FIT_METHODS = ("sparse", "sgd", "ridge")
+FIT_METHODS = ("auto", "sparse", "sgd", "ridge")
 
 
 @dataclass
@@ -166,21 +166,26 @@ class SparseFitConfig:
 class ModelConfig:
     """Which attention model, and its size.
 
-    kind: sa | hfa | ha | rfa | additive.
-    fit: sparse (convex group-lasso fit of the SA_lin invariant; sa and additive), sgd
-        (Lightning, Adam with weight decay and early stopping; all kinds), ridge (rfa only).
+    kind: sa | hfa | ha | rfa | additive (ignored by fit auto, which sets it to the winner's).
+    fit: auto (the default: fit the candidates of genoattn/system/choose.py and keep the one with
+        the lowest validation loss), sparse (convex group-lasso fit of the SA_lin invariant; sa,
+        ha and additive), sgd (Lightning, Adam with weight decay and early stopping; all kinds),
+        ridge (rfa only).
     rank: factorised rank r of C (sa, sgd), of the locus attention (hfa), CP rank R (ha);
         0 means full C (sa only).
     global_epistasis: K > 0 adds a learned monotone output nonlinearity with K tanh units on
-        the genetic score (sgd fits; for sequence data whose trait saturates).
+        the genetic score (for sequence data whose trait saturates): trained jointly by sgd, or
+        for sparse fits alternated with the group lasso (genoattn/system/sparse_link.py).
     main_effects: sgd fits of sa / hfa / ha add one main effect per (locus, state) token (the
         diagonal of the invariant), warm-started from the additive fit.
     init_std: sgd fits: std of the attention part's initial score (standardised trait units).
     lr_tuples_ref: sgd fits: attention step size = train.lr * min(1, ref / sqrt(entity tuples)).
+    candidates: fit auto only: the candidate names to try (empty: the rule of
+        genoattn/system/choose.py).
     """
 
     kind: str = "sa"
-    fit: str = "sparse"
+    fit: str = "auto"
     rank: int = 8
     value_rank: int = 8
     heads: int = 4
@@ -192,11 +197,18 @@ class ModelConfig:
     main_effects: bool = True
     init_std: float = 0.05
     lr_tuples_ref: float = 40.0
+    candidates: tuple[str, ...] = ()
     sparse: SparseFitConfig = field(default_factory=SparseFitConfig)
 
     def __post_init__(self):
         if isinstance(self.sparse, dict):
             self.sparse = from_dict(SparseFitConfig, self.sparse)
+        self.candidates = tuple(str(c) for c in (self.candidates or ()))
+        known = ("additive", "sparse_sa", "sparse_sa_link", "sgd_sa_ge", "sgd_ha_ge")
+        _check(
+            set(self.candidates) <= set(known), "model.candidates", f"names from {known}",
+            list(self.candidates),
+        )  # fmt: skip
         _check(self.kind in MODEL_KINDS, "model.kind", f"one of {MODEL_KINDS}", self.kind)
         _check(self.fit in FIT_METHODS, "model.fit", f"one of {FIT_METHODS}", self.fit)
         if self.fit == "sparse":
@@ -213,10 +225,9 @@ class ModelConfig:
         _check(self.global_epistasis >= 0, "model.global_epistasis", ">= 0", self.global_epistasis)
         if self.global_epistasis:
             _check(
-                self.fit == "sgd",
+                self.fit in ("sgd", "sparse", "auto"),
                 "model.fit",
-                "sgd with global_epistasis > 0 (a monotone "
-                "output nonlinearity is learned by gradient descent)",
+                "sgd or sparse with global_epistasis > 0 (ridge fits no output nonlinearity)",
                 self.fit,
             )
 

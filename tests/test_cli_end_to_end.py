@@ -44,8 +44,11 @@ def _fails(argv: list[str], capsys) -> str:
     return lines[0]
 
 
-def _strip(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "seconds"}
+def _strip(result):
+    """The result without wall times (at any depth: fit auto times each candidate)."""
+    if isinstance(result, dict):
+        return {k: _strip(v) for k, v in result.items() if k != "seconds"}
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -102,14 +105,14 @@ def test_cli__fit_predict_export_with_plots(simulated, vcf_run, capsys):
     assert saved["test"]["r2"] > saved["additive"]["test"]["r2"]
 
     preds = base / "pred.tsv"
-    out = _ok(
-        ["predict", vcf_run, "--vcf", sim / "cohort.vcf.gz", "--out", preds, "--no-progress"],
-        capsys,
-    )
+    argv = ["predict", vcf_run, "--vcf", sim / "cohort.vcf.gz", "--out", preds, "--no-progress"]
+    line = _fails(argv, capsys)  # fit with covariates: predicting without them must be explicit
+    assert "covariates" in line and "--no-covar" in line and not preds.exists()
+    out = _ok([*argv, "--no-covar"], capsys)
     assert "600 predictions" in out
-    table = pl.read_csv(preds, separator="\t", schema_overrides={"id": pl.String})
-    assert table.columns == ["id", "prediction"] and table.height == 600
-    assert np.isfinite(table["prediction"].to_numpy()).all()
+    table = pl.read_csv(preds, separator="\t", schema_overrides={"IID": pl.String})
+    assert table.columns == ["FID", "IID", "PRED"] and table.height == 600
+    assert np.isfinite(table["PRED"].to_numpy()).all()
 
     export = base / "epistasis.tsv"
     plots = base / "plots"
@@ -155,16 +158,16 @@ def test_cli__predict_with_covariates_reproduces_fit_metrics(simulated, vcf_run,
         ]
     )
     assert rc == 0
-    table = pl.read_csv(preds, separator="\t", schema_overrides={"id": pl.String})
+    table = pl.read_csv(preds, separator="\t", schema_overrides={"IID": pl.String}).drop("FID")
     split = pl.read_csv(vcf_run / "split.tsv", separator="\t", schema_overrides={"IID": pl.String})
     pheno = pl.read_csv(sim / "pheno.tsv", separator="\t", schema_overrides={"IID": pl.String})
     joined = (
-        table.join(split, left_on="id", right_on="IID")
-        .join(pheno, left_on="id", right_on="IID")
+        table.join(split, on="IID")
+        .join(pheno.drop("FID"), on="IID")
         .filter(pl.col("split") == "test")
     )
     saved = json.loads((vcf_run / "metrics.json").read_text())["test"]
-    got = metrics(joined["trait"].to_numpy(), joined["prediction"].to_numpy(), False)
+    got = metrics(joined["trait"].to_numpy(), joined["PRED"].to_numpy(), False)
     np.testing.assert_allclose(got["r2"], saved["r2"], rtol=1e-4)
 
 

@@ -83,6 +83,6 @@ def test_global_epistasis__sgd_fit_learns_a_saturating_trait_and_reloads(tmp_pat
     assert scores[4] > scores[0] + 0.02
 
 
-def test_global_epistasis__needs_the_sgd_fit():
+def test_global_epistasis__not_with_the_ridge_fit():
     with pytest.raises(GenoattnError, match="global_epistasis"):
-        from_dict(FitConfig, {"model": {"kind": "sa", "fit": "sparse", "global_epistasis": 3}})
+        from_dict(FitConfig, {"model": {"kind": "rfa", "fit": "ridge", "global_epistasis": 3}})

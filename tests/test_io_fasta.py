@@ -18,7 +18,7 @@ def test_read_fasta__hand_written_alignment(tiny_fasta):
     assert c.loci["ref"].to_list() == ["A", "C", "G", "A", "-", "A"]
     assert c.loci["alt"].to_list() == ["T", ".", ".", "T", "A", "."]
     assert c.loci["id"].to_list() == [f"col{p}" for p in range(1, 7)]
-    assert set(c.loci["chrom"].to_list()) == {"tiny"}
+    assert set(c.loci["chrom"].to_list()) == {"dna"}
 
 
 def test_fasta__write_read_round_trip_protein(tmp_path):

@@ -28,18 +28,20 @@ def fit(
             help="sa: linear self-attention (SA_lin); hfa: "
             "HyperFeatureAttention; ha: HyperAttention; "
             "rfa: random-feature attention; additive: "
-            "baseline. Default: the config's, "
-            "else sa."
+            "baseline. Default: the config's, else "
+            "chosen by --fit auto."
         ),
     ] = None,
     method: Annotated[
         o.FitMethod | None,
         typer.Option(
             "--fit",
-            help="sparse: convex group-lasso fit of the attention invariant with screening "
-            "and validation-chosen penalties (sa, ha, additive; the default); sgd: "
-            "Lightning/AdamW with early stopping (all models); ridge: closed form "
-            "(rfa).",
+            help="auto (the default when neither --model nor --fit is given): fit the "
+            "candidate models of genoattn/system/choose.py and keep the lowest validation "
+            "loss; sparse: convex group-lasso fit of the attention invariant with screening "
+            "and validation-chosen penalties (sa, ha, additive; the default for --model sa, ha, "
+            "additive); sgd: Lightning/AdamW with early stopping (all models); ridge: closed "
+            "form (rfa).",
         ),
     ] = None,
     config: Annotated[
@@ -96,11 +98,14 @@ def fit(
     raw_model = dict(raw.get("model") or {})
     if model is not None:
         raw_model["kind"] = model.value
-    raw_model.setdefault("kind", "sa")
     if method is not None:
         raw_model["fit"] = method.value
-    elif "fit" not in raw_model:
-        raw_model["fit"] = {"hfa": "sgd", "rfa": "ridge"}.get(raw_model["kind"], "sparse")
+    elif "fit" not in raw_model:  # no model chosen: auto; a kind alone: its usual route
+        kind = raw_model.get("kind")
+        raw_model["fit"] = (
+            "auto" if kind is None else {"hfa": "sgd", "rfa": "ridge"}.get(kind, "sparse")
+        )
+    raw_model.setdefault("kind", "sa")
     raw_train = dict(raw.get("train") or {})
     if seed is not None:
         raw_train["seed"] = seed
@@ -145,33 +150,56 @@ def _summary(result: dict) -> str:
             parts.append(f"{split}: {fmt(result[split])}")
     if "additive" in result and "test" in result["additive"]:
         parts.append(f"additive baseline test: {fmt(result['additive']['test'])}")
+    if "auto" in result:
+        from genoattn.system.choose import summary
+
+        parts.append(summary(result))
     return " | ".join(parts)
 
 
 def predict(
     run: Annotated[Path, typer.Argument(help="Run directory written by `genoattn fit`.")],
-    out: Annotated[Path, typer.Option(help="Predictions table (TSV: id, prediction).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Predictions table, TSV with columns FID IID PRED: PRED in trait units, or the "
+            "case probability for a case/control trait."
+        ),
+    ],
     vcf: o.Vcf = None,
     bfile: o.Bfile = None,
     zarr: o.Zarr = None,
     fasta: o.Fasta = None,
     covar: o.Covar = None,
+    no_covar: Annotated[
+        bool,
+        typer.Option(
+            "--no-covar",
+            help="For a run fit with covariates: predict without --covar, every covariate at "
+            "its training mean.",
+        ),
+    ] = False,
     alphabet: o.Alphabet = None,
     progress: o.Progress = True,
 ) -> None:
-    """Predict the trait of new samples with a fitted run."""
-    import numpy as np
-    import polars as pl
+    """Predict the trait of new samples (genotypes or aligned sequences) with a fitted run.
 
+    No QC is applied and no run locus is dropped: loci and states the run does not know count as
+    missing (see the log line). Sequence loci are matched by alignment column.
+    """
+    from genoattn.config import QCConfig
     from genoattn.data.load import load_genotypes
     from genoattn.interpret.table import write_table
-    from genoattn.system.predict import predict_cohort
+    from genoattn.system.predict import predict_cohort, prediction_table, run_alphabet
     from genoattn.system.rundir import load_run
 
     r = load_run(run)
     data = o.data_config(
         vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0, need_pheno=False, zarr=zarr
     )
+    data.qc = QCConfig(drop_monomorphic=False)  # predict never filters loci or samples
+    if fasta is not None and alphabet is None:
+        data.alphabet = run_alphabet(r)  # read the file as the run's alphabet, not re-inferred
     cohort = load_genotypes(data, progress=progress, log=typer.echo)
     cov = None
     if covar is not None and r.info["covariates"]:
@@ -179,8 +207,12 @@ def predict(
 
         cov = read_covariates(covar, list(r.info["covariates"]), cohort.samples)[0]
     label = str(vcf or bfile or fasta)
-    pred = predict_cohort(r, cohort, label, cov, log=typer.echo)
-    col = "probability" if r.info["binary"] else "prediction"
-    table = pl.DataFrame({"id": [str(s) for s in cohort.samples], col: np.asarray(pred)})
+    pred = predict_cohort(r, cohort, label, cov, log=typer.echo, training_means=no_covar)
+    fids = None
+    if bfile is not None:
+        from genoattn.system.predict import family_ids
+
+        fids = family_ids(bfile, cohort.samples)
+    table = prediction_table(cohort.samples, pred, fids)
     write_table(table, out)
     typer.echo(f"predict: wrote {table.height} predictions to {out}")

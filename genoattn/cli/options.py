@@ -75,6 +75,7 @@ class ModelKind(str, Enum):
 
 
 class FitMethod(str, Enum):
+    auto = "auto"
     sparse = "sparse"
     sgd = "sgd"
     ridge = "ridge"

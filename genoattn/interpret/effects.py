@@ -10,6 +10,13 @@ cohort's genotype frequencies p_a, p_b (functional ANOVA with independent loci):
     pure = E - E p_b - p_a^T E + p_a^T E p_b,   score = sum_gh p_a(g) p_b(h) pure[g,h]^2,
 
 the variance the pair's interaction adds to the phenotype (in trait units once scaled by y_std^2).
+
+HyperAttention (order 3, linear) sums T(s_i, s_j, s_k) = sum_rp q_r(s_i) U1_rp(s_j) U2_rp(s_k) c_p
+(U_t = k_t v_t^T) over all index triples, repeated indices included. Its pair table for loci a, b
+is the exact second-order part of that sum under independent loci: the six triples whose indices
+are {a, b} (repeats), plus every triple (a, b, c) with c any other locus, averaged over c's state
+frequencies. The 3-way table of distinct loci (a, b, c) is the sum of T over the six orders.
+All tables are on the latent scale of the genetic score, before any global-epistasis link.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import torch
 from genoattn.contract import token_offsets
 from genoattn.errors import GenoattnError
 from genoattn.models.block_sa import BlockSALin
+from genoattn.models.ha import HyperAttention
 from genoattn.models.hfa import HyperFeatureAttention
 from genoattn.models.sa import SALin
 
@@ -83,8 +91,11 @@ class PairTables:
         n_states: shape (l,) states per locus (the run's vocabulary).
     """
 
-    def __init__(self, model: torch.nn.Module, n_states: np.ndarray):
+    def __init__(
+        self, model: torch.nn.Module, n_states: np.ndarray, freq: torch.Tensor | None = None
+    ):
         self.model = model
+        self.freq = freq  # (l, m) state frequencies: HyperAttention averages third loci over them
         self.n_states = np.asarray(n_states, dtype=np.int64)
         self.m = int(self.n_states.max())
         offsets = token_offsets(self.n_states)
@@ -95,7 +106,15 @@ class PairTables:
         self.tok = torch.as_tensor(tok)
         if isinstance(model, HyperFeatureAttention) and model.softmax:
             raise GenoattnError("export: softmax HyperFeatureAttention has no fixed pair table")
-        if not isinstance(model, (BlockSALin, SALin, HyperFeatureAttention)):
+        if isinstance(model, HyperAttention):
+            if model.softmax or model.causal or model.order not in (2, 3) or model.c.shape[1] != 1:
+                raise GenoattnError(
+                    "export: only linear, non-causal HyperAttention of order 2 or 3 has "
+                    "closed-form pair tables"
+                )
+            if model.order == 3 and freq is None:
+                raise GenoattnError("export: HyperAttention pair tables need state frequencies")
+        elif not isinstance(model, (BlockSALin, SALin, HyperFeatureAttention)):
             raise GenoattnError(
                 f"export: a {type(model).__name__} model has no pairwise interaction parameters "
                 "to read; fit --model sa or hfa (ha exports triples with --order 3)"
@@ -146,7 +165,10 @@ class PairTables:
                     if x in pos_a and y in pos_b:
                         out[pos_a[x], pos_b[y]] += tt[: self.m, : self.m]
             return out
-        e = self._a(ta, tb) + self._a(tb, ta).permute(1, 0, 3, 2)
+        if isinstance(self.model, HyperAttention):
+            e = ha_pair_block(self.model, self.tok, self.freq, ia, ib)
+        else:
+            e = self._a(ta, tb) + self._a(tb, ta).permute(1, 0, 3, 2)
         valid = (ta > 0)[:, None, :, None] & (tb > 0)[None, :, None, :]
         return torch.where(valid, e, torch.zeros_like(e))
 
@@ -168,3 +190,74 @@ class PairTables:
                     out[i] += stored[(b, a)].T
             return out
         return torch.stack([self.block(np.array([a]), np.array([b]))[0, 0] for a, b in pairs])
+
+
+def _ha_factors(model: HyperAttention):
+    """q (s, r), U_t = k_t v_t^T (s, r, p) per key position, c (p,) of a linear HyperAttention."""
+    u = [k[:, :, None] * v[:, None, :] for k, v in zip(model.k_tables, model.v_tables, strict=True)]
+    return model.q_table, u, model.c[:, 0]
+
+
+@torch.no_grad()
+def ha_pair_block(
+    model: HyperAttention,
+    tok: torch.Tensor,
+    freq: torch.Tensor | None,
+    ia: np.ndarray,
+    ib: np.ndarray,
+) -> torch.Tensor:
+    """Pair tables (len(ia), len(ib), m, m) of a linear HyperAttention of order 2 or 3.
+
+    tok: (l, m) token of each (locus, state), 0 where the locus has fewer states; freq: (l, m).
+    """
+    q, u, c = _ha_factors(model)
+    ta, tb = tok[torch.as_tensor(ia)], tok[torch.as_tensor(ib)]  # (A, m), (B, m)
+    if model.order == 2:  # T(x, y) = q(x) . (U(y) c)
+        uc = u[0] @ c  # (s, r)
+        t_ab = torch.einsum("agr,bhr->abgh", q[ta], uc[tb])
+        return t_ab + torch.einsum("bhr,agr->abgh", q[tb], uc[ta])
+    u1, u2 = u
+
+    def t3(x, y, z):  # T over token blocks x, y, z (..., m) broadcast to (A, B, m, m)
+        return torch.einsum("...r,...rp,...rp,p->...", q[x], u1[y], u2[z], c)
+
+    g = ta[:, None, :, None].expand(len(ia), len(ib), -1, tb.shape[1])  # (A, B, m, m)
+    h = tb[None, :, None, :].expand_as(g)
+    e = t3(g, g, h) + t3(g, h, g) + t3(h, g, g) + t3(h, h, g) + t3(h, g, h) + t3(g, h, h)
+    # third locus c averaged over its states: sums over all loci minus loci a and b
+    f = freq.to(q.dtype)
+    mq = torch.einsum("lm,lmr->lr", f, q[tok])  # (l, r)
+    m1 = torch.einsum("lm,lmrp->lrp", f, u1[tok])  # (l, r, p)
+    m2 = torch.einsum("lm,lmrp->lrp", f, u2[tok])
+    ja, jb = torch.as_tensor(ia), torch.as_tensor(ib)
+
+    def rest(mt):  # (A, B, ...) sum over loci other than a and b
+        return mt.sum(0) - mt[ja][:, None] - mt[jb][None, :]
+
+    rq, r1, r2 = rest(mq), rest(m1), rest(m2)  # (A, B, r), (A, B, r, p) x 2
+    qa, qb, u1a, u1b, u2a, u2b = q[ta], q[tb], u1[ta], u1[tb], u2[ta], u2[tb]
+    e += torch.einsum("agr,bhrp,abrp,p->abgh", qa, u1b, r2, c)  # (a, b, c)
+    e += torch.einsum("bhr,agrp,abrp,p->abgh", qb, u1a, r2, c)  # (b, a, c)
+    e += torch.einsum("agr,abrp,bhrp,p->abgh", qa, r1, u2b, c)  # (a, c, b)
+    e += torch.einsum("bhr,abrp,agrp,p->abgh", qb, r1, u2a, c)  # (b, c, a)
+    e += torch.einsum("abr,agrp,bhrp,p->abgh", rq, u1a, u2b, c)  # (c, a, b)
+    e += torch.einsum("abr,bhrp,agrp,p->abgh", rq, u1b, u2a, c)  # (c, b, a)
+    return e
+
+
+@torch.no_grad()
+def ha_triple_tables(model: HyperAttention, tok: torch.Tensor, triples: np.ndarray) -> torch.Tensor:
+    """3-way tables (k, m, m, m) of distinct loci (a, b, c) of an order-3 linear HyperAttention:
+    T summed over the six orders of (a, b, c)."""
+    import itertools
+
+    q, (u1, u2), c = _ha_factors(model)
+    t = tok[torch.as_tensor(np.asarray(triples).reshape(-1, 3))]  # (k, 3, m)
+    m = t.shape[-1]
+    idx = [t[:, j].reshape(-1, *([1] * j), m, *([1] * (2 - j))) for j in range(3)]
+    shape = (t.shape[0], m, m, m)
+    out = torch.zeros(shape, dtype=q.dtype)
+    for i, j, k in itertools.permutations(range(3)):
+        x, y, z = (idx[n].expand(shape) for n in (i, j, k))
+        out += torch.einsum("...r,...rp,...rp,p->...", q[x], u1[y], u2[z], c)
+    return out

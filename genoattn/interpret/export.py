@@ -204,7 +204,7 @@ def export_pairs(
     n_states = run.loci["n_states"].to_numpy()
     pred = run.predictor
     scale = float(pred.y_std) ** 2
-    tables = PairTables(pred.genetic, n_states)
+    tables = PairTables(pred.genetic, n_states, freq)
     cand, scores = rank_pairs(tables, freq, scale, max(cfg.top * 20, 200), cfg.block, progress)
     log(f"export: scored pairs; {len(cand)} candidates with a non-zero interaction")
     ranked = pl.DataFrame({"idx_a": cand[:, 0], "idx_b": cand[:, 1], "score": scores})

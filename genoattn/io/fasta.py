@@ -9,9 +9,13 @@ Rules (documented choices):
 * the gap '-' is a residue like any other (an indel allele);
 * missing: 'N' (dna/rna), 'X' (protein) and '?' (any alphabet) are ``MISSING``;
 * alphabet inferred as the first of dna, rna, protein that contains every character, or given;
-* locus i (1-based column p): chrom = file stem, pos = p, id = ``col{p}``, ref = most common residue
-  (ties: first in sorted order), alt = the other observed residues comma-separated ('.' if none),
-  states = observed residues sorted (``-`` sorts before letters).
+* locus i (1-based column p): chrom = the alphabet name (``dna``, ``rna`` or ``protein``), pos = p,
+  id = ``col{p}``, ref = most common residue (ties: first in sorted order), alt = the other observed
+  residues comma-separated ('.' if none), states = observed residues sorted (``-`` sorts first).
+
+A sequence locus is identified by its alignment column and alphabet alone (chrom, pos, id), never by
+the file name or its consensus: ref/alt describe this file only, so another alignment of the same
+columns (a test library, new variants) maps onto a fitted run column by column, residue by residue.
 """
 
 from __future__ import annotations
@@ -47,14 +51,6 @@ def _open_text(path: Path):
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
     return gzip.open(path, "rt") if gz else open(path)
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for ext in (".gz", ".fasta", ".fa", ".fas", ".faa", ".fna", ".aln"):
-        if name.endswith(ext):
-            name = name[: -len(ext)]
-    return name or "aln"
 
 
 def read_fasta(path: str | Path, alphabet: str | None = None) -> Cohort:
@@ -118,7 +114,7 @@ def read_fasta(path: str | Path, alphabet: str | None = None) -> Cohort:
     l = arr.shape[1]
     counts_ref = [_ref_alt(arr[:, j], lab) for j, lab in enumerate(labels)]
     loci = make_loci(
-        [_stem(path)] * l,
+        [name] * l,
         range(1, l + 1),
         [f"col{p}" for p in range(1, l + 1)],
         [r for r, _ in counts_ref],

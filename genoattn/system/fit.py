@@ -31,6 +31,7 @@ from genoattn.models.block_sa import BlockSALin
 from genoattn.sparse.contrasts import fit_contrasts
 from genoattn.sparse.fit import SparseFit, fit_sparse_sa
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
+from genoattn.system.choose import fit_auto
 from genoattn.system.metrics import metrics
 from genoattn.system.predictor import CohortPredictor
 from genoattn.system.resources import Resources
@@ -275,7 +276,7 @@ def _split(ds: Dataset, cfg: FitConfig, work: Path, resume: bool, rank0: bool, l
     return split
 
 
-def _additive(prep: Prepared, cfg: FitConfig, refit_with_validation: bool = True):
+def additive_fit(prep: Prepared, cfg: FitConfig, refit_with_validation: bool = True):
     """The additive (sparse main effects) fit on the same split.
 
     The baseline is refit on training + validation samples like every sparse fit; the warm
@@ -317,17 +318,18 @@ def fit(
         split = _split(ds, cfg, work, resume, rank0, log)
         prep = Prepared(ds, split)
     m = cfg.model
-    result: dict = {"model": m.kind, "fit": m.fit}
     add_pred = warm = None
     want_additive = baseline and not (m.kind == "additive" and m.fit == "sparse")
     with res.stage("baseline"):
         if want_additive and rank0:
-            add_pred = _additive(prep, cfg)
+            add_pred = additive_fit(prep, cfg)
         if m.fit == "sgd" and m.main_effects:
-            warm = _additive(prep, cfg, refit_with_validation=False)
+            warm = additive_fit(prep, cfg, refit_with_validation=False)
     t0 = time.perf_counter()
     with res.stage("fit"):
-        if m.fit == "sparse":
+        if m.fit == "auto" or m.global_epistasis and m.fit == "sparse":  # sets cfg.model
+            pred, history, selection, info = fit_auto(prep, cfg, work, resume, log)
+        elif m.fit == "sparse":
             pred, history, selection, info = fit_sparse(prep, m, cfg.train.accelerator, log)
         elif m.fit == "ridge":
             pred, history, selection, info = fit_ridge(prep, cfg, log)
@@ -335,7 +337,9 @@ def fit(
             pred, history, selection, info = fit_sgd(prep, cfg, work, resume, log, warm)
     if not rank0:
         return {}
+    result: dict = {"model": cfg.model.kind, "fit": cfg.model.fit}
     result["seconds"] = time.perf_counter() - t0
+    result.update(info.pop("result", {}))  # fit auto: every candidate's validation loss
     with res.stage("score"):
         result.update(score(pred, prep))
         if want_additive:

@@ -1,0 +1,250 @@
+"""Global epistasis for the sparse route: a monotone link around the group-lasso SA_lin fit.
+
+Axis legend: n samples, k link units, c covariates.
+
+The measured trait is modelled as y = bias + g(s u(x)) + cov . gamma + noise, where u(x) is the
+sparse SA_lin score (main effects, pair and 3-way blocks) on a latent scale and
+
+    g(v) = v + sum_k softplus(a_k) tanh(softplus(b_k) (v - c_k))
+
+is the monotone nonlinearity of :class:`CohortPredictor` (Otwinowski, McCandlish & Plotkin 2018).
+The fit alternates (a block-coordinate scheme, as in the "nonlinear transform then linear model"
+estimators of global epistasis):
+
+1. fit the sparse model to the current target (round 0: the trait itself);
+2. fit the link (s, a, b, c, bias, gamma) to the trait on the current latent score, training
+   samples only, by L-BFGS;
+3. linearise: the next target is the latent value the link maps to each observed trait value,
+   u = g^{-1}(y - bias - cov . gamma) / s. g' >= 1, so g^{-1} is 1-Lipschitz: noise in y is never
+   amplified on the v scale; trait values beyond the link's range over the training scores are
+   clipped to it (by a margin of 10 % of that range).
+
+Each round is scored by the validation loss of link(sparse) on the trait scale; the best round
+wins. Its target is then refit on training + validation samples (``refit_with_validation``) and
+its link on the same samples. The pair and 3-way tables of the result stay on the latent scale.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn.functional import softplus
+
+from genoattn.config import ModelConfig
+from genoattn.errors import GenoattnError
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Link:
+    """A fitted monotone link, fitted on the standardised score w = (u - centre) / spread:
+
+        y = bias + alpha w + sum_k softplus(a_k) tanh(softplus(b_k) (w - c_k)) + cov . gamma
+
+    (standardised trait units; alpha > 0). :meth:`predictor_form` rewrites it as the
+    CohortPredictor's bias' + g(s u).
+    """
+
+    centre: float
+    spread: float
+    alpha: float
+    a: torch.Tensor  # (k,) pre-softplus amplitudes
+    b: torch.Tensor  # (k,) pre-softplus slopes
+    c: torch.Tensor  # (k,) knots on the w axis
+    bias: float
+    gamma: torch.Tensor  # (c,) covariate effects
+    w_range: tuple[float, float]  # range of w over the fitting samples
+
+    def h(self, w: torch.Tensor) -> torch.Tensor:
+        """(n,) -> (n,): the increasing part alpha w + sum_k ... of the link."""
+        return self.alpha * w + _tanh_sum(w, self.a, self.b, self.c)
+
+    def __call__(self, u: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+        return self.bias + self.h((u - self.centre) / self.spread) + cov @ self.gamma
+
+    def linearise(self, y: torch.Tensor, cov: torch.Tensor, iters: int = 50) -> torch.Tensor:
+        """(n,) latent target u with link(u) = y, by bisection; y beyond the link's values on
+        the fitting samples' scores (widened by 10 % of their range) is clipped to them."""
+        lo_w, hi_w = self.w_range
+        margin = 0.1 * (hi_w - lo_w) + 1e-6
+        lo = torch.full_like(y, lo_w - margin)
+        hi = torch.full_like(y, hi_w + margin)
+        t = y - self.bias - cov @ self.gamma
+        for _ in range(iters):
+            mid = (lo + hi) / 2
+            above = self.h(mid) > t
+            hi = torch.where(above, mid, hi)
+            lo = torch.where(above, lo, mid)
+        return self.centre + self.spread * (lo + hi) / 2
+
+    def predictor_form(self) -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor, float]:
+        """(s, ge_a, ge_b, ge_c, bias') with bias' + g(s u) = bias + h((u - centre) / spread),
+        g(v) = v + sum_k softplus(ge_a) tanh(softplus(ge_b) (v - ge_c)) as in CohortPredictor.
+
+        s = alpha / spread; softplus(ge_b) = softplus(b) / alpha; ge_c = s (centre + c spread);
+        bias' = bias - s centre.
+        """
+        s = self.alpha / self.spread
+        slope = softplus(self.b) / self.alpha
+        ge_b = slope + torch.log(-torch.expm1(-slope))  # inverse softplus
+        ge_c = s * (self.centre + self.c * self.spread)
+        return s, self.a.clone(), ge_b, ge_c, self.bias - s * self.centre
+
+
+def _tanh_sum(w: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    if a.numel() == 0:
+        return torch.zeros_like(w)
+    return (softplus(a) * torch.tanh(softplus(b) * (w[:, None] - c))).sum(-1)
+
+
+_ALPHA_MIN = 1e-3  # keeps the link strictly increasing and its predictor form finite
+
+
+def _link_loss(p: dict, w: torch.Tensor, y: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    alpha = _ALPHA_MIN + softplus(p["rho"])
+    pred = p["bias"] + alpha * w + _tanh_sum(w, p["a"], p["b"], p["c"]) + cov @ p["gamma"]
+    return ((y - pred) ** 2).mean()
+
+
+def _fit_start(p: dict, w: torch.Tensor, y: torch.Tensor, cov: torch.Tensor) -> float:
+    """L-BFGS on the parameters ``p`` (in place); returns the final training loss."""
+    for t in p.values():
+        t.requires_grad_(True)
+    opt = torch.optim.LBFGS(
+        list(p.values()), lr=1, max_iter=150, tolerance_change=1e-12, line_search_fn="strong_wolfe"
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = _link_loss(p, w, y, cov)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return float(_link_loss(p, w, y, cov))
+
+
+def fit_link(u: torch.Tensor, y: torch.Tensor, cov: torch.Tensor, k: int) -> Link:
+    """Least-squares fit of the link on scores u (n,), trait y (n,), covariates cov (n, c).
+
+    Two starts (near the identity, and a bent one with knots at score quantiles); the lower
+    training loss wins.
+    """
+    u, y, cov = u.double(), y.double(), cov.double()
+    centre, spread = float(u.mean()), float(u.std()) or 1.0
+    w = (u - centre) / spread
+    q = torch.quantile(w, torch.linspace(0.15, 0.85, k, dtype=w.dtype)) if k else w[:0]
+    best = None
+    for amp0 in (-4.0, 0.0):
+        p = {
+            "rho": torch.tensor(0.5, dtype=w.dtype),
+            "a": torch.full((k,), amp0, dtype=w.dtype),
+            "b": torch.zeros(k, dtype=w.dtype),
+            "c": q.clone(),
+            "bias": y.mean().clone(),
+            "gamma": torch.zeros(cov.shape[1], dtype=w.dtype),
+        }
+        loss = _fit_start(p, w, y, cov)
+        if np.isfinite(loss) and (best is None or loss < best[0]):
+            best = (loss, {n: t.detach() for n, t in p.items()})
+    assert best is not None
+    p = best[1]
+    alpha = _ALPHA_MIN + float(softplus(p["rho"]))
+    w_range = (float(w.min()), float(w.max()))
+    return Link(
+        centre, spread, alpha, p["a"], p["b"], p["c"], float(p["bias"]), p["gamma"], w_range
+    )
+
+
+def _latent(pred, prep, rows: np.ndarray, batch: int = 2048) -> torch.Tensor:
+    """(n,) sparse latent score u = intercept + genetic(tokens) of ``rows`` (no covariates)."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(rows), batch):
+            tok = torch.as_tensor(prep.ds.cohort.tokens(rows[i : i + batch]), dtype=torch.int64)
+            out.append(pred.genetic(tok).double())
+    return (torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)) + float(
+        pred.bias.detach()
+    )
+
+
+def _with_target(prep, y: np.ndarray):
+    """A shallow copy of ``prep`` whose standardised trait is ``y`` (n,)."""
+    p = copy.copy(prep)
+    p.y = np.asarray(y, dtype=np.float32)
+    return p
+
+
+def _compose(prep, pred, link: Link):
+    """The CohortPredictor bias' + g(s (genetic + intercept)) + cov . gamma, with s folded into
+    the block tables and the intercept i into the knots: g(s z + s i) has knots ge_c - s i."""
+    s, ge_a, ge_b, ge_c, bias = link.predictor_form()
+    genetic = pred.genetic
+    with torch.no_grad():
+        for name in ("diag", "tables", "triple_tables"):
+            getattr(genetic, name).mul_(s)
+    out = prep.predictor(genetic, ge_a.numel())
+    shift = s * float(pred.bias.detach())
+    with torch.no_grad():
+        out.ge_a.copy_(ge_a.float())
+        out.ge_b.copy_(ge_b.float())
+        out.ge_c.copy_((ge_c - shift).float())
+        out.bias.fill_(bias + shift)
+        out.cov_beta.copy_(link.gamma.float())
+    return out
+
+
+def fit_sparse_link(prep, mcfg: ModelConfig, accelerator: str, log: Log, rounds: int = 2):
+    """The sparse route with a monotone output link; returns (predictor, history, selection, info)
+    like the routes of ``genoattn/system/fit.py``."""
+    import polars as pl
+
+    from genoattn.system.fit import fit_sparse
+
+    if prep.ds.binary:
+        raise GenoattnError(
+            "model.global_epistasis with fit sparse needs a quantitative trait "
+            "(a case/control trait already has the logistic link)"
+        )
+    k = mcfg.global_epistasis
+    inner = copy.deepcopy(mcfg)
+    inner.global_epistasis = 0
+    inner.sparse.refit_with_validation = False
+    tr, va = prep.split["train"], prep.split["val"]
+    y = torch.as_tensor(prep.y, dtype=torch.float64)
+    cov = torch.as_tensor(prep.cov, dtype=torch.float64)
+    target, best, history = prep.y, None, []
+    for r in range(rounds + 1):
+        t0 = time.perf_counter()
+        pred, _, selection, info = fit_sparse(_with_target(prep, target), inner, accelerator, log)
+        t1 = time.perf_counter()
+        u_tr, u_va = _latent(pred, prep, tr), _latent(pred, prep, va)
+        link = fit_link(u_tr, y[tr], cov[tr], k)
+        vl = float(((y[va] - link(u_va, cov[va])) ** 2).mean() / 2)
+        tl = float(((y[tr] - link(u_tr, cov[tr])) ** 2).mean() / 2)
+        log(
+            f"sparse link: round {r}, train loss {tl:.4f}, validation loss {vl:.4f} (sparse fit "
+            f"{t1 - t0:.1f} s, link {time.perf_counter() - t1:.1f} s)"
+        )
+        history.append({"step": r, "stage": "link", "train_loss": tl, "val_loss": vl})
+        if best is None or vl < best[0]:
+            best = (vl, r, target, pred, link, selection, info)
+        target = link.linearise(y, cov).float().numpy()
+    vl, r, target, pred, link, selection, info = best
+    if mcfg.sparse.refit_with_validation:
+        final = copy.deepcopy(inner)
+        final.sparse.refit_with_validation = True
+        pred, _, selection, info = fit_sparse(_with_target(prep, target), final, accelerator, log)
+        rows = np.concatenate([tr, va])
+        link = fit_link(_latent(pred, prep, rows), y[rows], cov[rows], k)
+    log(f"sparse link: round {r} chosen (validation loss {vl:.4f})")
+    out = _compose(prep, pred, link)
+    info = {**info, "link_round": int(r), "link_val_loss": vl}
+    return out, pl.DataFrame(history), selection, info

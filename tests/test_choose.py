@@ -1,0 +1,131 @@
+"""``fit: auto`` (``genoattn/system/choose.py``).
+
+Oracles: on a genotype cohort auto is exactly the sparse SA_lin route (same metrics, same saved
+config); on a saturating sequence trait it picks the candidate with the lowest recorded validation
+loss (the link candidate, which also has the best held-out R^2 there), records every candidate in
+metrics.json, and the run reloads to the same predictions; an sgd winner reloads too; the CLI's
+default is auto and its closing line lists the candidates.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_sparse_link import saturating_library
+
+from genoattn.cli.app import run as cli
+from genoattn.config import FitConfig
+from genoattn.data.align import align
+from genoattn.simulate import SimConfig, simulate
+from genoattn.system.choose import CANDIDATES, candidate_names
+from genoattn.system.fit import fit, predict_rows
+from genoattn.system.metrics import metrics
+from genoattn.system.rundir import load_run
+
+SPARSE = {"n_lambda": 8, "max_candidates": 40}
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def _cfg(**model) -> FitConfig:
+    return FitConfig(
+        model={"sparse": SPARSE, **model},
+        train={"seed": 0, "progress": False, "accelerator": "cpu", "max_epochs": 30},
+    )
+
+
+def test_candidate_names__the_documented_rule():
+    assert candidate_names("genotype", False) == ["sparse_sa"]
+    assert candidate_names("genotype", True) == ["sparse_sa"]
+    assert candidate_names("sequence", False) == list(CANDIDATES)
+    assert "sparse_sa_link" not in candidate_names("sequence", True)
+    assert candidate_names("genotype", False, ("additive",)) == ["additive"]
+
+
+def test_auto__genotype_cohort_is_the_sparse_route(tmp_path):
+    sim = simulate(SimConfig(n_samples=600, n_loci=60, seed=3))
+    ds = align(sim.cohort, sim.trait, "g", "p")[0]
+    auto = fit(ds, _cfg(), tmp_path / "auto", baseline=False, log=_quiet)
+    sparse = fit(ds, _cfg(kind="sa", fit="sparse"), tmp_path / "sp", baseline=False, log=_quiet)
+    assert auto["model"] == "sa" and auto["fit"] == "sparse"
+    for split in ("train", "val", "test"):
+        assert auto[split]["r2"] == pytest.approx(sparse[split]["r2"], abs=1e-9)
+    saved = json.loads((tmp_path / "auto" / "metrics.json").read_text())
+    assert saved["auto"]["chosen"] == "sparse_sa"
+    assert set(saved["auto"]["candidates"]) == {"sparse_sa"}
+    assert load_run(tmp_path / "auto").cfg.model.fit == "sparse"
+
+
+@pytest.fixture(scope="module")
+def seq_auto(tmp_path_factory):
+    ds = saturating_library()
+    out = tmp_path_factory.mktemp("auto") / "run"
+    cfg = _cfg(fit="auto", candidates=["additive", "sparse_sa", "sparse_sa_link"])
+    return ds, out, fit(ds, cfg, out, baseline=False, log=_quiet)
+
+
+def test_auto__picks_the_lowest_validation_loss_and_records_every_candidate(seq_auto):
+    _, out, result = seq_auto
+    saved = json.loads((out / "metrics.json").read_text())["auto"]
+    cands = saved["candidates"]
+    assert set(cands) == {"additive", "sparse_sa", "sparse_sa_link"}
+    assert saved["chosen"] == min(cands, key=lambda c: cands[c]["val_loss"])
+    assert saved["chosen"] == "sparse_sa_link"
+    best_test = max(c["test"]["r2"] for c in cands.values())
+    assert cands["sparse_sa_link"]["test"]["r2"] == best_test
+    assert result["test"]["r2"] == pytest.approx(best_test, abs=1e-9)
+    assert all(c["seconds"] > 0 for c in cands.values())
+
+
+def test_auto__winner_reloads_with_its_config(seq_auto):
+    ds, out, result = seq_auto
+    run = load_run(out)
+    assert run.cfg.model.fit == "sparse" and run.cfg.model.global_epistasis == 4
+    rows = run.split["test"]
+    got = metrics(ds.y[rows], predict_rows(run.predictor, ds, rows), False)
+    assert got["r2"] == pytest.approx(result["test"]["r2"], abs=1e-6)
+
+
+def test_auto__sgd_winner_reloads(tmp_path):
+    ds = saturating_library(n=600)
+    cfg = _cfg(fit="auto", candidates=["sgd_sa_ge"], rank=2)
+    result = fit(ds, cfg, tmp_path / "r", baseline=False, log=_quiet)
+    run = load_run(tmp_path / "r")
+    assert run.cfg.model.fit == "sgd" and run.cfg.model.kind == "sa"
+    assert run.predictor.ge_a.numel() == 4
+    assert not (tmp_path / "r" / "candidates").exists()
+    rows = run.split["val"]
+    got = metrics(ds.y[rows], predict_rows(run.predictor, ds, rows), False)
+    assert got["r2"] == pytest.approx(result["val"]["r2"], abs=1e-6)
+    assert np.isfinite(result["auto"]["candidates"]["sgd_sa_ge"]["val_loss"])
+
+
+def test_cli__fit_default_is_auto_and_says_so(tmp_path, capsys):
+    sim = tmp_path / "sim"
+    assert cli(["simulate", "--out", str(sim), "--samples", "300", "--loci", "40"]) == 0
+    (tmp_path / "f.yaml").write_text("model:\n  sparse:\n    n_lambda: 6\n")
+    argv = ["fit", "--vcf", sim / "cohort.vcf.gz", "--pheno", sim / "pheno.tsv", "--out"]
+    argv += [tmp_path / "run", "--config", tmp_path / "f.yaml", "--no-progress"]
+    capsys.readouterr()
+    assert cli([str(a) for a in argv]) == 0
+    out = capsys.readouterr().out
+    assert "auto (validation loss): sparse_sa" in out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["fit"] == "sparse"
+
+
+def test_pair_cap__memory_budget_of_the_sparse_pair_design():
+    from genoattn.system.choose import pair_cap
+    from genoattn.system.fit import Prepared
+    from genoattn.system.split import make_split
+
+    ds = saturating_library(n=1000)
+    cfg = _cfg()
+    prep = Prepared(ds, make_split(ds.cohort.n_samples, cfg.train))
+    rows = len(prep.split["train"]) + len(prep.split["val"])
+    d, l = 3, 10  # four residues per column: three contrasts
+    assert pair_cap(prep, cfg.model, budget=4 * rows * (l * d + 5 * d * d)) == 5
+    assert pair_cap(prep, cfg.model, budget=4 * rows * (l * d)) == 0
