@@ -98,7 +98,8 @@ def test_predict__disjoint_fasta_equals_predicting_inside_training_file(fasta_fi
             ch = s[c].upper()
             tok[i, j] = offsets[j] + states.index(ch) + 1 if ch in states else 0
     want = r.predictor.predict(torch.as_tensor(tok), torch.zeros(len(te_seqs), 0)).numpy()
-    np.testing.assert_allclose(a["PRED"].to_numpy(), want, rtol=1e-6, atol=1e-6)
+    # tables print 6 significant digits
+    np.testing.assert_allclose(a["PRED"].to_numpy(), want, rtol=5e-6, atol=1e-6)
 
 
 def test_predict__log_counts_unseen_residues_and_keeps_all_loci(fasta_fit, capsys):
