@@ -74,12 +74,10 @@ def scan(
     if part and (out.suffix != ".parquet" or clump):
         raise GenoattnError("--shard writes a .parquet partial table; clump at `genoattn merge`")
     ds = load_dataset(cfg, progress=progress)
-    if ds.binary:
-        typer.echo("scan: case/control trait (0/1) tested with the linear model")
     with _client(workers, scheduler) as client:
         run = run_scan(
             ds, test.value, top=top or None, p_threshold=p_threshold, progress=progress,
-            shard=part, client=client, scratch=str(out.parent),
+            shard=part, client=client, scratch=str(out.parent), log=typer.echo,
         )  # fmt: skip
     if part:
         from genoattn.interpret.scan.shards import write_shard
