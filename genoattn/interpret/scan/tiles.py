@@ -229,5 +229,10 @@ def run_tiles(
 
 
 def run_group(inp: ScanInputs, spec: ScanSpec, tiles: list[int], threads: int = 1) -> Partial:
-    """One task of a distributed run (a group of tiles, CPU), e.g. on a Dask worker."""
+    """One task of a distributed run (a group of tiles, CPU), e.g. on a Dask worker process.
+
+    The worker's intra-op threads are set to ``threads`` (one per Dask thread): fine-grained
+    element-wise work on more threads than cores slows down many times on a shared machine.
+    """
+    torch.set_num_threads(threads)
     return run_tiles(inp, spec, tiles, threads=threads)
