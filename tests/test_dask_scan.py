@@ -34,6 +34,9 @@ def test_scan_inputs__travel_by_file_never_with_genotypes(tmp_path):
 
 
 @pytest.mark.slow
+# a loaded machine can make the cluster's start-up leave a socket to the garbage collector
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_dask_local_cluster__same_table_as_one_process(tmp_path):
     product = make_dataset(n=240, l=36, c=0, seed=5, planted=(4, 30))
     genotype = make_dataset(n=200, l=30, c=1, missing=0.03, seed=6)

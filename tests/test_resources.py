@@ -15,6 +15,14 @@ from genoattn.simulate.write import write_simulation
 from genoattn.system.resources import Resources, peak_rss_bytes
 
 
+def _rss_now() -> int:
+    """Resident set size of this process now, in bytes (Linux /proc)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def test_resources__stages_add_up_and_peak_rss_is_the_high_water_mark():
     res = Resources()
     with res.stage("a"):
@@ -27,7 +35,9 @@ def test_resources__stages_add_up_and_peak_rss_is_the_high_water_mark():
     report = res.report()
     assert report["stages_s"]["a"] >= 0.02
     assert report["wall_s"] >= report["stages_s"]["a"]
-    assert report["peak_rss_mb"] * 1024 * 1024 >= before + 60 * 1024 * 1024
+    # the high-water mark covers the resident set now (64 MiB more than a moment ago) and
+    # never falls below an earlier peak (in a long test session the peak can be far above)
+    assert report["peak_rss_mb"] * 1024 * 1024 >= max(before, _rss_now())
     assert report["peak_gpu_mb"] is None or report["peak_gpu_mb"] >= 0
     del block
 

@@ -103,9 +103,9 @@ def scan(
     if order == 3 and (part or workers or scheduler):
         raise GenoattnError("--order 3 runs in one process for now (no --shard/--workers)")
     ds = load_dataset(cfg, progress=progress)
-    if ds.binary:
-        typer.echo("scan: case/control trait (0/1) tested with the linear model")
     if order == 3:
+        if ds.binary:
+            typer.echo("scan: case/control trait: 3-way tests use the linear model")
         _scan_triples(ds, test.value, top, (clump, clump_r2, clump_kb), out, plots, progress)
         return
     # clumping absorbs rows: every scan keeps a bounded surplus beyond --top, so a clumped
@@ -114,7 +114,7 @@ def scan(
         run = run_scan(
             ds, test.value, top=surplus(top or None), p_threshold=p_threshold,
             progress=progress, shard=part, client=client, scratch=str(out.parent),
-            report=top or None,
+            report=top or None, log=typer.echo,
         )  # fmt: skip
     if part:
         from genoattn.interpret.scan.shards import write_shard

@@ -84,7 +84,11 @@ def scan_columns(table: pl.DataFrame, test: str, n_tests: int) -> pl.DataFrame:
     df = table.drop([c for c in ("idx_a", "idx_b", "idx_c") if c in table.columns])
     df = df.rename(_locus_renames(df.columns))
     df = df.rename(
-        {k: v for k, v in {"n": "N", "BETA_INT": "BETA", "F": "STAT"}.items() if k in df.columns}
+        {
+            k: v
+            for k, v in {"n": "N", "BETA_INT": "BETA", "OR_INT": "OR", "F": "STAT"}.items()
+            if k in df.columns
+        }
     )
     df = df.rename({c: c.upper() for c in ("n_tagged", "tagged") if c in df.columns})
     df = df.with_columns(

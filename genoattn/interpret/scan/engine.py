@@ -6,6 +6,8 @@ Two tests per pair (a, b) of biallelic loci with ALT dosages g in {0, 1, 2}:
   g_a g_b, SE = sqrt(s^2 [(X'X)^-1]_int) with s^2 = RSS / (n - rank), STAT = (BETA_INT / SE)^2
   and P its chi-square (1 df) tail: exactly PLINK 1.9 ``--epistasis`` for a quantitative trait
   (checked against plink1.9 itself; PLINK has no covariates, then rank = 4).
+  For a case/control trait (no covariates) the product test is logistic, as PLINK's
+  (``logistic.py``: OR_INT, BETA_INT = log OR, SE, Wald STAT, P).
 * ``genotype``: y ~ cell(g_a, g_b) (9 cells) against y ~ class(g_a) + class(g_b), both with
   covariates; F = ((RSS_add - RSS_full) / df1) / (RSS_full / df2) with df1 = rank_full - rank_add
   (4 when no cell is empty) and df2 = n - rank_full.
@@ -25,7 +27,14 @@ import torch
 from genoattn.contract import Dataset
 from genoattn.errors import GenoattnError
 from genoattn.interpret.scan.inputs import ScanInputs, prepare
-from genoattn.interpret.scan.kernels import EMPTY, cell_stats, check_test, finish, pair_cells
+from genoattn.interpret.scan.kernels import (
+    EMPTY,
+    LOGISTIC,
+    cell_stats,
+    check_test,
+    finish,
+    pair_cells,
+)
 from genoattn.interpret.scan.tiles import Partial, ScanSpec, TileGrid, block_sizes, run_tiles
 
 
@@ -64,7 +73,7 @@ def make_spec(
     inp: ScanInputs, test: str, top: int | None, p_threshold: float | None,
     min_distance_bp: int | None, block: int | None, report: int | None = None,
 ) -> ScanSpec:  # fmt: skip
-    test = check_test(test)
+    test = test if test == LOGISTIC else check_test(test)
     if top is not None and top < 1:
         raise GenoattnError(f"scan: top must be at least 1, got {top}")
     ba, bb = block_sizes(test, bool(inp.missing.any()), inp.weights.shape[1], block)
@@ -100,6 +109,15 @@ def run_scan(
     test = check_test(test)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     inp = prepare(dataset, rows, log)
+    if dataset.binary and test == "product":
+        if inp.c == 0:
+            test = LOGISTIC
+            log("scan: case/control trait: logistic product test (OR_INT, Wald STAT, P)")
+        else:
+            log(
+                "scan: case/control trait with covariates: the logistic scan takes no "
+                "covariates; product test by the linear model (a linear probability model)"
+            )
     spec = make_spec(inp, test, top, p_threshold, min_distance_bp, block, report)
     tiles = list(range(len(spec.grid.tiles())))
     if shard is not None:

@@ -37,6 +37,7 @@ class ScanInputs:
         weights: shape (n, m), float64, [1, y, y^2, z, z*y, z_j z_k (j <= k)].
         q: shape (n, r), float64, orthonormal basis of [1, covariates].
         y_res: shape (n,), float64, y with [1, covariates] projected out.
+        y_mean: mean of y over the scan rows (the weights carry y - y_mean).
         y_digits: shape (D, n), int8, and y_scale: the fixed-point trait of the fast route.
         c: number of covariate columns.
         digest: hash of everything above and the shape of the state matrix.
@@ -56,6 +57,7 @@ class ScanInputs:
     y_scale: float
     c: int
     digest: str
+    y_mean: float = 0.0
     states_file: str | None = None
     states: np.ndarray | None = field(default=None, repr=False)
 
@@ -111,7 +113,8 @@ def prepare(dataset: Dataset, rows=None, log: Callable = print) -> ScanInputs:
         log(f"scan: skipping {int((~bial).sum())} loci that are not biallelic genotypes")
     loci = np.flatnonzero(bial).astype(np.int64)
     y = dataset.y[rows].astype(np.float64)
-    y = y - y.mean() if len(y) else y
+    y_mean = float(y.mean()) if len(y) else 0.0
+    y = y - y_mean
     z = dataset.covariates[rows].astype(np.float64)
     if z.shape[1]:
         sd = z.std(axis=0)
@@ -127,7 +130,7 @@ def prepare(dataset: Dataset, rows=None, log: Callable = print) -> ScanInputs:
         loci=loci, rows=None if all_rows else rows, chrom=np.zeros(0), pos=np.zeros(0),
         missing=np.zeros(len(loci), bool), moments=np.zeros((4, len(loci))),
         weights=np.column_stack(cols), q=q, y_res=y_res, y_digits=digits, y_scale=scale, c=c,
-        digest="", states_file=_states_file(cohort.states), states=cohort.states,
+        digest="", states_file=_states_file(cohort.states), states=cohort.states, y_mean=y_mean,
     )  # fmt: skip
     for j in range(0, len(loci), _STREAM):
         st = sub.block(slice(j, j + _STREAM))  # (n, k) int8

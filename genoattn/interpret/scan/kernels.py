@@ -155,12 +155,15 @@ def genotype_from_cells(cells: torch.Tensor, c: int) -> dict[str, torch.Tensor]:
 
 def finish(test: str, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Add PLINK-style columns and P-values to raw statistics (numpy float64 arrays)."""
-    if test == "product":
+    if test in ("product", "logistic"):
         stat = (stats["beta"] / stats["se"]) ** 2
         # chi-square 1 df tail; torch's float64 erfc agrees with scipy's to 3e-15 (relative) and
         # spares the scan command the scipy import
         p = torch.special.erfc(torch.from_numpy(np.sqrt(stat / 2))).numpy()
-        return {"n": stats["n"], "BETA_INT": stats["beta"], "SE": stats["se"], "STAT": stat, "P": p}
+        out = {"n": stats["n"], "BETA_INT": stats["beta"], "SE": stats["se"], "STAT": stat, "P": p}
+        if test == "logistic":  # BETA_INT is a log odds ratio; PLINK reports OR_INT
+            out = {"n": stats["n"], "OR_INT": np.exp(stats["beta"]), **out}
+        return out
     from scipy import special
 
     f = stats["F"]
@@ -177,3 +180,4 @@ def check_test(test: str) -> str:
 
 
 EMPTY = {k: np.zeros(0) for k in ("beta", "se", "n", "F", "df1", "df2")}
+LOGISTIC = "logistic"  # the product test of a case/control trait (chosen by the scan, not a user)

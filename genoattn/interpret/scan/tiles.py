@@ -22,7 +22,8 @@ import torch
 
 from genoattn.interpret.scan.fast import product_fast_block
 from genoattn.interpret.scan.inputs import ScanInputs
-from genoattn.interpret.scan.kernels import EMPTY, block_cells, cell_stats, finish
+from genoattn.interpret.scan.kernels import EMPTY, LOGISTIC, block_cells, cell_stats, finish
+from genoattn.interpret.scan.logistic import logistic_from_cells
 
 INDEX = ("idx_a", "idx_b")
 
@@ -93,13 +94,13 @@ def block_sizes(test: str, any_missing: bool, m: int, block: int | None) -> tupl
         return block, block
     if test == "product" and not any_missing:
         return 128, 2048  # efficient GEMMs, little waste on the diagonal
-    b = max(8, int(256 * (3 / m) ** 0.5))
+    b = 256 if test == LOGISTIC else max(8, int(256 * (3 / m) ** 0.5))
     return b, b
 
 
 def _rank_order(rows: dict[str, np.ndarray], test: str) -> np.ndarray:
     """Total order: P ascending, statistic descending (P underflowing to 0), then the indices."""
-    stat = rows["STAT"] if test == "product" else rows["F"]
+    stat = rows["F"] if test == "genotype" else rows["STAT"]
     return np.lexsort((rows["idx_b"], rows["idx_a"], -stat, rows["P"]))
 
 
@@ -132,6 +133,9 @@ def _raw_stats(inp: ScanInputs, spec: ScanSpec, a: slice, b: slice, st_a, st_b, 
         res = product_fast_block(
             t(st_a, device), t(st_b, device), mom[:, a], mom[:, b], q, y_res, digits, inp.y_scale
         )
+    elif spec.test == LOGISTIC:
+        cells = block_cells(t(st_a, device), t(st_b, device), t(inp.weights[:, :2], device))
+        res = logistic_from_cells(cells, inp.y_mean)
     else:
         w = t(inp.weights, device)
         res = cell_stats(block_cells(t(st_a, device), t(st_b, device), w), spec.test, inp.c)
@@ -226,5 +230,10 @@ def run_tiles(
 
 
 def run_group(inp: ScanInputs, spec: ScanSpec, tiles: list[int], threads: int = 1) -> Partial:
-    """One task of a distributed run (a group of tiles, CPU), e.g. on a Dask worker."""
+    """One task of a distributed run (a group of tiles, CPU), e.g. on a Dask worker process.
+
+    The worker's intra-op threads are set to ``threads`` (one per Dask thread): fine-grained
+    element-wise work on more threads than cores slows down many times on a shared machine.
+    """
+    torch.set_num_threads(threads)
     return run_tiles(inp, spec, tiles, threads=threads)
