@@ -247,7 +247,8 @@ def plot(_args) -> None:
     for name, mk in (("fit_sa", "s"), ("fit_additive", "^")):
         g = data.get("gb1", {}).get(name)
         if g and g["rc"] == 0:
-            x = data["gb1"]["data"]["n_sequences"] * data["gb1"]["data"]["length"]
+            info = data["gb1"].get("data", {"n_sequences": 504373, "length": 55})
+            x = info["n_sequences"] * info["length"]
             ax[0].scatter([x], [g["wall_s"]], marker=mk, label=f"GB1 {name[4:]}")
             ax[1].scatter([x], [g["peak_rss_gb"]], marker=mk, label=f"GB1 {name[4:]}")
     for a, lab in zip(ax, ["fit wall time (s)", "fit peak RSS (GB)"], strict=True):
