@@ -99,7 +99,8 @@ def run_gb1(args) -> None:
     work = Path(args.work) / "gb1"
     wheel = Path(args.wheel) if args.wheel else fetch_wheel(Path(args.cache))
     fasta, pheno, info = write_gb1(wheel, work)
-    out = {"data": info, "wheel": wheel.name}
+    old = json.loads(RESULTS.read_text()).get("gb1", {}) if RESULTS.exists() else {}
+    out = {**old, "data": info, "wheel": wheel.name}
     # reading alone (FASTA -> int8 states), to tell parsing memory from fitting memory
     read = "import sys; from genoattn.io.fasta import read_fasta as r; r(sys.argv[1])"
     out["read_fasta"] = measure([sys.executable, "-c", read, str(fasta)], work / "read.log")
@@ -113,7 +114,7 @@ def run_gb1(args) -> None:
         res["log_tail"] = (work / f"fit_{model}.log").read_text().splitlines()[-30:-22]
         out[f"fit_{model}"] = res
         print(model, json.dumps({k: v for k, v in res.items() if k != "log_tail"}))
-    merge("gb1", out)
+        merge("gb1", out)
 
 
 def _metrics(run: Path) -> dict:
@@ -246,7 +247,8 @@ def plot(_args) -> None:
     for name, mk in (("fit_sa", "s"), ("fit_additive", "^")):
         g = data.get("gb1", {}).get(name)
         if g and g["rc"] == 0:
-            x = data["gb1"]["data"]["n_sequences"] * data["gb1"]["data"]["length"]
+            info = data["gb1"].get("data", {"n_sequences": 504373, "length": 55})
+            x = info["n_sequences"] * info["length"]
             ax[0].scatter([x], [g["wall_s"]], marker=mk, label=f"GB1 {name[4:]}")
             ax[1].scatter([x], [g["peak_rss_gb"]], marker=mk, label=f"GB1 {name[4:]}")
     for a, lab in zip(ax, ["fit wall time (s)", "fit peak RSS (GB)"], strict=True):

@@ -117,12 +117,14 @@ def select_groups(blocks: Blocks, keep: torch.Tensor) -> torch.Tensor:
     return torch.cat(cols) if cols else keep[:0]
 
 
-def _full_bound(x: Operator, loss: str) -> float:
-    """Lipschitz bound of the whole design, kept on the operator: ||X_W|| <= ||X|| bounds every
-    working set, so an operator-route solve needs no power iteration of its own."""
-    if getattr(x, "lip_bound", None) is None:
-        x.lip_bound = lipschitz(x, "mse")
-    return x.lip_bound / 4.0 if loss == "logistic" else x.lip_bound
+def _working_bound(x: Operator, xs: Operator, work: torch.Tensor, loss: str) -> float:
+    """Lipschitz bound of an operator-route working set, by power iteration through ``xs``;
+    kept on ``x`` per working set, since along a path the working set rarely changes."""
+    cache = x.__dict__.setdefault("lip_cache", {})
+    key = tuple(torch.nonzero(work).flatten().tolist())
+    if key not in cache:
+        cache[key] = lipschitz(xs, "mse")
+    return cache[key] / 4.0 if loss == "logistic" else cache[key]
 
 
 def solve_active_set(
@@ -164,7 +166,7 @@ def solve_active_set(
             loss,
             beta0=beta[cols],
             intercept0=b0,
-            lip=None if isinstance(xs, DenseOperator) else _full_bound(x, loss),
+            lip=None if isinstance(xs, DenseOperator) else _working_bound(x, xs, work, loss),
             max_iter=max_iter,
             tol=tol,
         )

@@ -142,7 +142,6 @@ class StatesOperator:
         self._cache_ok = states.shape[0] * (m + k2 + k3) * 4 <= cache_bytes
         self._cache: list | None = None
         self._cache_bytes = cache_bytes
-        self.lip_bound: float | None = None  # set by the solver (power iteration, once)
 
     # -- helpers -------------------------------------------------------------------------
     def _split(self, beta: torch.Tensor) -> list[torch.Tensor]:
