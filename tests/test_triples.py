@@ -142,3 +142,18 @@ def test_classes_from_contrasts__same_partition_as_genotypes():
         assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
         counts = np.bincount(cls[ok, j], minlength=3)
         assert counts[0] == counts.max()  # class 0 = most common genotype
+
+
+def test_scan_cli__order2_default_still_writes_pairs(projected, tmp_path):
+    table = tmp_path / "pairs.tsv"
+    _ok(["scan", *_inputs(projected), "--top", 5, "--out", table, "--no-progress"])
+    t = pl.read_csv(table, separator="\t")
+    assert t.height == 5 and "id_b" in t.columns and "id_c" not in t.columns
+    assert t.columns[-5:] == ["n", "BETA_INT", "SE", "STAT", "P"]
+
+
+def test_scan_cli__order_out_of_range_is_a_usage_error(projected, tmp_path):
+    rc = run([str(a) for a in ["scan", *_inputs(projected), "--order", 4, "--out",
+                               tmp_path / "x.tsv"]])  # fmt: skip
+    assert rc == 2
+    assert not (tmp_path / "x.tsv").exists()
