@@ -164,3 +164,20 @@ def test_classes_from_states__same_classes_as_from_contrasts():
     dense = classes_from_contrasts(torch.as_tensor(con.table[tok]))
     fast = classes_from_states(torch.as_tensor(st), torch.as_tensor(con.locus))
     np.testing.assert_array_equal(fast, dense)
+
+
+def test_scan_cli__order2_default_still_writes_pairs(projected, tmp_path):
+    table = tmp_path / "pairs.tsv"
+    _ok(["scan", *_inputs(projected), "--top", 5, "--out", table, "--no-progress"])
+    t = pl.read_csv(table, separator="\t")
+    assert t.height == 5 and "ID_B" in t.columns and "ID_C" not in t.columns
+    assert [c for c in t.columns if c in ("N", "BETA", "SE", "STAT", "P")] == [
+        "N", "BETA", "SE", "STAT", "P"
+    ]  # fmt: skip
+
+
+def test_scan_cli__order_out_of_range_is_a_usage_error(projected, tmp_path):
+    rc = run([str(a) for a in ["scan", *_inputs(projected), "--order", 4, "--out",
+                               tmp_path / "x.tsv"]])  # fmt: skip
+    assert rc == 2
+    assert not (tmp_path / "x.tsv").exists()

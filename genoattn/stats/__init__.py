@@ -1,5 +1,6 @@
 """Pure statistical kernels on torch tensors (no imports from system, interpret or cli)."""
 
+from genoattn.stats.candidates import candidate_triples, classes_from_contrasts
 from genoattn.stats.fit3 import exact_stats, genotype_fast, product_fast
 from genoattn.stats.scan3 import (
     Prepared3,
@@ -14,6 +15,8 @@ from genoattn.stats.scan3 import (
 
 __all__ = [
     "Prepared3",
+    "candidate_triples",
+    "classes_from_contrasts",
     "exact_stats",
     "exhaustive_triples",
     "genotype_fast",
