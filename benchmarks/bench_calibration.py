@@ -14,7 +14,8 @@ Two nulls: ``global`` (no genetic effect at all: the tests' null holds for every
 untested causal locus in LD with both loci of a pair can make the pair look interacting, the
 "phantom epistasis" of a two-locus test that adjusts only for its own loci).
 
-Writes benchmarks/results/calibration_<null>.json and calibration_<null>_qq.png.
+Writes benchmarks/results/calibration_<null>.json (trait types not rerun are kept) and
+calibration_<null>_<traits>_qq.png.
 
     nice -n 5 python benchmarks/bench_calibration.py --null global --replicates 100
     nice -n 5 python benchmarks/bench_calibration.py --null additive --replicates 100
@@ -185,8 +186,9 @@ def main() -> None:
     }
     path.write_text(json.dumps(record, indent=2))
     pooled = {k: [p for t in v for p in t] for k, v in tables.items()}
-    qq_plot(pooled, args.out / f"{name}_{args.traits.replace(',', '_')}_qq.png")
-    print(f"wrote {args.out / name}.json and {name}_qq.png ({res.summary()})")
+    qq = args.out / f"{name}_{args.traits.replace(',', '_')}_qq.png"
+    qq_plot(pooled, qq)
+    print(f"wrote {path} and {qq.name} ({res.summary()})")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ of held-out samples (benchmarks/bench_calibration.py). Covariates enter every mo
 * ``genotype``: state-class cells (genotype classes, or residues for sequences; any number of
   states) against the next lower order, pairs 9 cells vs
   class(a) + class(b), triples 27 cells vs (a, b) + (a, c) + (b, c) cells, all with z.
-  stat = F (OLS; effect = partial R^2) or likelihood-ratio chi-square (logistic; effect =
+  stat = F (OLS; effect = partial R^2) or penalised likelihood-ratio chi-square (Firth; effect =
   fraction of deviance explained), df1 = difference of ranks (empty cells adjusted), p.
 """
 
