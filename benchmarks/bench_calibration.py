@@ -14,7 +14,8 @@ Two nulls: ``global`` (no genetic effect at all: the tests' null holds for every
 untested causal locus in LD with both loci of a pair can make the pair look interacting, the
 "phantom epistasis" of a two-locus test that adjusts only for its own loci).
 
-Writes benchmarks/results/calibration_<null>.json and calibration_<null>_qq.png.
+Writes benchmarks/results/calibration_<null>.json (trait types not rerun are kept) and
+calibration_<null>_<traits>_qq.png.
 
     nice -n 5 python benchmarks/bench_calibration.py --null global --replicates 100
     nice -n 5 python benchmarks/bench_calibration.py --null additive --replicates 100
@@ -132,14 +133,17 @@ def main() -> None:
     ap.add_argument("--loci", type=int, default=40)
     ap.add_argument("--top", type=int, default=10)
     ap.add_argument("--models", default="sparse,sgd")
+    ap.add_argument(
+        "--traits", default="quantitative,binary", help="rerun some trait types; others kept"
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     torch.set_num_threads(1)
     res = Resources()
     tables: dict[str, list[list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for binary in (False, True):
-            trait = "binary" if binary else "quantitative"
+        for trait in args.traits.split(","):
+            binary = trait == "binary"
             for model in args.models.split(","):
                 t = time.perf_counter()
                 with res.stage(f"{trait}|{model}"):
@@ -153,10 +157,20 @@ def main() -> None:
     for key, s in summary.items():
         print(key, json.dumps(s))
     args.out.mkdir(parents=True, exist_ok=True)
-    record = {
-        "command": f"python benchmarks/bench_calibration.py --null {args.null} "
+    name = f"calibration_{args.null}"
+    path = args.out / f"{name}.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    kept = {k: v for k, v in old.get("summary", {}).items() if k.split("|")[0] not in args.traits}
+    command = (
+        f"python benchmarks/bench_calibration.py --null {args.null} "
         f"--replicates {args.replicates} --samples {args.samples} --loci {args.loci} "
-        f"--top {args.top} --models {args.models}",
+        f"--top {args.top} --models {args.models} --traits {args.traits}"
+    )
+    commands = {k: v for k, v in old.get("commands", {}).items() if k not in args.traits}
+    commands.update({t: command for t in args.traits.split(",")})
+    summary = dict(sorted({**kept, **summary}.items()))
+    record = {
+        "commands": commands,
         "design": {
             "replicates": args.replicates,
             "samples": args.samples,
@@ -170,11 +184,11 @@ def main() -> None:
         "summary": summary,
         "resources": res.report(),
     }
-    name = f"calibration_{args.null}"
-    (args.out / f"{name}.json").write_text(json.dumps(record, indent=2))
+    path.write_text(json.dumps(record, indent=2))
     pooled = {k: [p for t in v for p in t] for k, v in tables.items()}
-    qq_plot(pooled, args.out / f"{name}_qq.png")
-    print(f"wrote {args.out / name}.json and {name}_qq.png ({res.summary()})")
+    qq = args.out / f"{name}_{args.traits.replace(',', '_')}_qq.png"
+    qq_plot(pooled, qq)
+    print(f"wrote {path} and {qq.name} ({res.summary()})")
 
 
 if __name__ == "__main__":

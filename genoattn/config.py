@@ -195,7 +195,7 @@ class ModelConfig:
     rfa_mean: float = 0.0
     global_epistasis: int = 0
     main_effects: bool = True
-    init_std: float = 0.05
+    init_std: float = 0.2
     lr_tuples_ref: float = 40.0
     candidates: tuple[str, ...] = ()
     sparse: SparseFitConfig = field(default_factory=SparseFitConfig)

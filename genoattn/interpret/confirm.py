@@ -3,16 +3,19 @@
 Axis legend: k tuples (pairs or triples), n samples (held-out rows), p design columns.
 
 For each tuple the samples called at all of its loci are used. Quantitative traits: OLS.
-Binary traits: logistic regression by Newton-Raphson (IRLS). Covariates enter every model.
+Binary traits: Firth's penalised-likelihood logistic regression (``firth.py``) and penalised
+likelihood-ratio tests: the plain logistic MLE was anti-conservative on the sparse genotype cells
+of held-out samples (benchmarks/bench_calibration.py). Covariates enter every model.
 
 * ``product``: the product term is added to all lower-order terms,
   pairs y ~ 1 + g_a + g_b + g_a g_b + z, triples y ~ 1 + main effects + pairwise products +
   g_a g_b g_c + z. effect = its coefficient (log-odds for binary), se, stat = t (OLS, df2 =
-  n - rank) or Wald z (logistic), two-sided p.
+  n - rank) or, for binary traits, the signed root of the penalised likelihood ratio (a z
+  statistic; se = Firth's Wald SE), two-sided p.
 * ``genotype``: state-class cells (genotype classes, or residues for sequences; any number of
   states) against the next lower order, pairs 9 cells vs
   class(a) + class(b), triples 27 cells vs (a, b) + (a, c) + (b, c) cells, all with z.
-  stat = F (OLS; effect = partial R^2) or likelihood-ratio chi-square (logistic; effect =
+  stat = F (OLS; effect = partial R^2) or penalised likelihood-ratio chi-square (Firth; effect =
   fraction of deviance explained), df1 = difference of ranks (empty cells adjusted), p.
 """
 
@@ -24,6 +27,7 @@ import torch
 
 from genoattn.contract import MISSING, Dataset
 from genoattn.errors import GenoattnError
+from genoattn.interpret.firth import nested_firth
 from genoattn.interpret.scan import check_test, pinv_psd
 
 _MAX_ELEMS = 20_000_000  # elements of one (k, n, p) design chunk
@@ -123,8 +127,9 @@ def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np
     df1 = (r1 - r0).to(torch.float64)
     if test == "product":
         t = 2 ** g.shape[2] - 1
-        if binary:
-            beta, inv, _ = _logistic(x1, y, w)
+        if binary:  # Firth fit; stat = signed root of the penalised LR (see firth.py)
+            (beta, inv, dev1), dev0 = nested_firth(x1, x0, y, w)
+            lr = (dev0 - dev1).clamp_min(0)
             df2 = torch.full_like(n, float("nan"))
             # (quasi-)complete separation: some called sample's fitted probability is within
             # e^-25 of 0 or 1, the MLE runs off to infinity and the Wald SE means nothing
@@ -135,13 +140,13 @@ def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np
             inv = inv * (rss / df2.clamp_min(1))[:, None, None]
         effect = beta[:, t]
         se = torch.sqrt(inv[:, t, t])
-        stat = effect / se
+        stat = torch.sign(effect) * lr.sqrt() if binary else effect / se
         ok = (df1 == 1) & ((df2 > 0) | binary) & torch.as_tensor(~separated)
         sa, d2 = np.abs(stat.numpy()), df2.numpy()
         p = 2 * (stats.norm.sf(sa) if binary else stats.t.sf(sa, np.maximum(d2, 1)))
     else:
         if binary:
-            dev1, dev0 = _logistic(x1, y, w)[2], _logistic(x0, y, w)[2]
+            (_, _, dev1), dev0 = nested_firth(x1, x0, y, w)
             stat = (dev0 - dev1).clamp_min(0)
             effect = stat / dev0
             df2 = torch.full_like(n, float("nan"))
