@@ -192,7 +192,9 @@ def run_dataset(wheel: Path, name: str, a: argparse.Namespace) -> dict:
 
 
 def markdown(results: list[dict]) -> str:
-    cols = ["default", *CANDIDATES, *BASELINES]
+    cols = [
+        c for c in ("default", *CANDIDATES, *BASELINES) if any(c in r["methods"] for r in results)
+    ]
     head = "| data set | n train / val / test | L | " + " | ".join(cols) + " | chosen |"
     lines = [head, "|" + "---|" * (len(cols) + 4)]
     for r in results:

@@ -49,7 +49,7 @@ from genoattn.errors import GenoattnError
 
 Log = Callable[[str], None]
 
-SPARSE_DESIGN_BUDGET = 3 * 2**30  # bytes of the sparse pair design on sequence cohorts
+SPARSE_DESIGN_BUDGET = 2**29  # bytes of the sparse pair design on sequence cohorts (512 MiB)
 CANDIDATES = ("additive", "sparse_sa", "sparse_sa_link", "sgd_sa_ge", "sgd_ha_ge")
 DEFAULT_LINK_UNITS = 4
 
@@ -119,7 +119,7 @@ def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
     if mcfg.fit == "sparse" and mcfg.kind != "additive" and prep.ds.cohort.kind == SEQUENCE:
         cap = pair_cap(prep, mcfg)
         if cap < 1:
-            log(f"auto: {name} skipped (its pair design exceeds {SPARSE_DESIGN_BUDGET >> 30} GiB)")
+            log(f"auto: {name} skipped (its pair design exceeds {SPARSE_DESIGN_BUDGET >> 20} MiB)")
             return None
         if cap < mcfg.sparse.max_candidates:
             log(f"auto: {name} screens at most {cap} pairs (memory budget)")
