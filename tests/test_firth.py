@@ -63,7 +63,8 @@ def test_firth__null_fit_uses_the_full_models_penalty():
     ref = minimize(neg_full_pen, np.zeros(3), method="BFGS", options={"gtol": 1e-10})
     np.testing.assert_allclose(gamma, ref.x, atol=1e-5)
     assert dev0 == pytest.approx(2 * ref.fun, rel=1e-8)
-    assert own_penalty(gamma) != pytest.approx(neg_full_pen(gamma))  # the two penalties differ: the choice matters
+    # the two penalties differ: which design gives the penalty matters
+    assert own_penalty(gamma) != pytest.approx(neg_full_pen(gamma))
 
 
 def test_firth__finite_under_complete_separation():

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 
 import polars as pl
+import pytest
 
 from genoattn.cli.app import run
 from genoattn.simulate import SimConfig, simulate
@@ -40,7 +43,21 @@ def test_resources__stages_add_up_and_peak_rss_is_the_high_water_mark():
     # few MiB) and never falls below an earlier peak (in a long session it can be far above)
     assert report["peak_rss_mb"] * 1024 * 1024 >= max(before, rss0 + 48 * 1024 * 1024)
     assert report["peak_gpu_mb"] is None or report["peak_gpu_mb"] >= 0
-    del block
+    assert report["peak_rss_mb"] * 1024 * 1024 == pytest.approx(peak_rss_bytes(), rel=0.05)
+
+
+def test_resources__peak_rss_is_the_high_water_mark_of_a_fresh_process():
+    # a fresh process, so that this test's own earlier peak cannot hide the allocation
+    code = (
+        "from genoattn.system.resources import peak_rss_bytes\n"
+        "before = peak_rss_bytes()\n"
+        "block = bytearray(256 * 1024 * 1024)\n"  # zero-filled: every page is touched
+        "del block\n"
+        "print(before, peak_rss_bytes())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = map(int, out.stdout.split())
+    assert after >= before + 250 * 1024 * 1024
 
 
 def test_fit_cli__records_resources_and_the_split_fractions(tmp_path, capsys):

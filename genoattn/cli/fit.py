@@ -82,7 +82,7 @@ def fit(
     cache_dir: o.CacheDir = None,
 ) -> None:
     """Train an attention model on a phenotype and write the run directory."""
-    from genoattn.config import FitConfig, from_dict, load_yaml, to_dict
+    from genoattn.config import load_yaml
     from genoattn.data.load import load_dataset
     from genoattn.io.table import read_trait
     from genoattn.system.fit import fit as fit_run
@@ -95,36 +95,8 @@ def fit(
         vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind,
         pfile=pfile, cache_dir=cache_dir, zarr=zarr,
     )  # fmt: skip
-    raw_model = dict(raw.get("model") or {})
-    if model is not None:
-        raw_model["kind"] = model.value
-    if method is not None:
-        raw_model["fit"] = method.value
-    elif "fit" not in raw_model:  # no model chosen: auto; a kind alone: its usual route
-        kind = raw_model.get("kind")
-        raw_model["fit"] = (
-            "auto" if kind is None else {"hfa": "sgd", "rfa": "ridge"}.get(kind, "sparse")
-        )
-    raw_model.setdefault("kind", "sa")
-    raw_train = dict(raw.get("train") or {})
-    if seed is not None:
-        raw_train["seed"] = seed
-    if test_fraction is not None:
-        raw_train["test_fraction"] = test_fraction
-    if val_fraction is not None:
-        raw_train["val_fraction"] = val_fraction
-    raw_train.setdefault("progress", progress)
-    cfg = from_dict(
-        FitConfig,
-        {
-            "data": {
-                **to_dict(data),
-                "cache_dir": data.cache_dir or (raw.get("data") or {}).get("cache_dir"),
-            },
-            "model": raw_model,
-            "train": raw_train,
-        },
-    )
+    overrides = {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction}
+    cfg = _fit_config(raw, data, model, method, overrides, progress)
     # cheap mistakes first: the destination, the trait and covariate columns (genotypes are slow)
     check_destination(out, overwrite)
     read_trait(cfg.data.pheno, cfg.data.trait, cfg.data.covar)
@@ -137,6 +109,37 @@ def fit(
         return
     typer.echo(_summary(result))
     typer.echo(f"fit: wrote {out}/ ({res.summary()})")
+
+
+def _fit_config(raw: dict, data, model, method, train_overrides: dict, progress: bool):
+    """The FitConfig of the command: the YAML's sections with the command-line options on top."""
+    from genoattn.config import FitConfig, from_dict, to_dict
+
+    raw_model = dict(raw.get("model") or {})
+    if model is not None:
+        raw_model["kind"] = model.value
+    if method is not None:
+        raw_model["fit"] = method.value
+    elif "fit" not in raw_model:  # no model chosen: auto; a kind alone: its usual route
+        kind = raw_model.get("kind")
+        raw_model["fit"] = (
+            "auto" if kind is None else {"hfa": "sgd", "rfa": "ridge"}.get(kind, "sparse")
+        )
+    raw_model.setdefault("kind", "sa")
+    raw_train = dict(raw.get("train") or {})
+    raw_train.update({k: v for k, v in train_overrides.items() if v is not None})
+    raw_train.setdefault("progress", progress)
+    return from_dict(
+        FitConfig,
+        {
+            "data": {
+                **to_dict(data),
+                "cache_dir": data.cache_dir or (raw.get("data") or {}).get("cache_dir"),
+            },
+            "model": raw_model,
+            "train": raw_train,
+        },
+    )
 
 
 def _summary(result: dict) -> str:

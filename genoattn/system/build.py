@@ -119,6 +119,16 @@ def attention_lr_scale(cfg: ModelConfig, vocab: Vocab) -> float:
     return min(1.0, cfg.lr_tuples_ref / math.sqrt(tuples))
 
 
+def main_lr_scale(cfg: ModelConfig, vocab: Vocab) -> float:
+    """Step-size factor of the per-token main effects: min(1, lr_tuples_ref / loci).
+
+    Every locus's main effect moves by about lr per Adam step, coherently, so the score moves by
+    about lr times the number of loci; on a 2,729-locus panel full steps overfit the warm start
+    within one epoch.
+    """
+    return min(1.0, cfg.lr_tuples_ref / max(vocab.n_loci, 1))
+
+
 @torch.no_grad()
 def scale_initial_output(genetic: nn.Module, kind: str, tokens: torch.Tensor, std: float) -> None:
     """Rescale the value parameter so that the initial genetic score has this root mean square

@@ -133,17 +133,24 @@ class CohortSystem(L.LightningModule):
         predictor: the model plus readout.
         lr: step size of the readout (main effects, covariates, intercept, output nonlinearity).
         lr_scale: factor on ``lr`` for the attention factors (see ``build.attention_lr_scale``).
+        main_lr_scale: factor on ``lr`` for the per-token main effects (``build.main_lr_scale``).
         penalty: lambda of lambda * ||invariant||_F^2 when the genetic model has
             ``invariant_sq_norm`` (SA_lin, HyperAttention, HyperFeatureAttention); otherwise
             decoupled AdamW weight decay of that strength on the genetic parameters.
     """
 
     def __init__(
-        self, predictor: CohortPredictor, lr: float, penalty: float, lr_scale: float = 1.0
+        self,
+        predictor: CohortPredictor,
+        lr: float,
+        penalty: float,
+        lr_scale: float = 1.0,
+        main_lr_scale: float = 1.0,
     ):
         super().__init__()
         self.predictor = predictor
         self.lr, self.penalty, self.lr_scale = lr, penalty, lr_scale
+        self.main_lr_scale = main_lr_scale
         self.history: list[dict] = []
         # sums over samples of this epoch's loss, and the sample counts (train, val)
         self._sums = torch.zeros(4, dtype=torch.float64)
@@ -208,9 +215,12 @@ class CohortSystem(L.LightningModule):
         ids = {id(p) for p in genetic}
         readout = [p for p in self.predictor.parameters() if p.requires_grad and id(p) not in ids]
         decay = 0.0 if self._penalised() else self.penalty
+        main = [p for p in readout if p is self.predictor.main]
+        readout = [p for p in readout if p is not self.predictor.main]
         return torch.optim.AdamW(
             [
                 {"params": readout, "lr": self.lr, "weight_decay": 0.0},
+                {"params": main, "lr": self.lr * self.main_lr_scale, "weight_decay": 0.0},
                 {"params": genetic, "lr": self.lr * self.lr_scale, "weight_decay": decay},
             ]
         )

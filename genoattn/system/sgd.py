@@ -29,7 +29,12 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from genoattn.config import FitConfig
-from genoattn.system.build import attention_lr_scale, build_genetic_model, scale_initial_output
+from genoattn.system.build import (
+    attention_lr_scale,
+    build_genetic_model,
+    main_lr_scale,
+    scale_initial_output,
+)
 from genoattn.system.lit import CohortSystem, TokenDataModule
 from genoattn.system.predictor import CohortPredictor
 
@@ -115,7 +120,8 @@ def fit_sgd(
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     pred = build_sgd_predictor(prep, cfg, warm)
     scale = attention_lr_scale(cfg.model, prep.vocab)
-    system = CohortSystem(pred, cfg.train.lr, cfg.train.weight_decay, scale)
+    main_scale = main_lr_scale(cfg.model, prep.vocab)
+    system = CohortSystem(pred, cfg.train.lr, cfg.train.weight_decay, scale, main_scale)
     dm = TokenDataModule(
         prep.ds.cohort.states,
         prep.ds.cohort.offsets,
