@@ -8,8 +8,8 @@ tools have one, upper case, one suffix per locus (``_A``, ``_B``, ``_C``):
     TEST  N  BETA | PARTIAL_R2  SE  STAT  DF1  DF2  P  LOG10P  P_BONF  UNIT  NOTE
 
 Floats are float64 with missing values as null (never NaN, never ""), counts are Int64; the TSV
-writer (``table.write_table``) prints 6 significant digits and ``NA``. docs/readme/tables.md
-documents each column.
+writer (``table.write_table``) prints 6 significant digits and ``NA``. The README section
+"Tables, figures and the report" documents each column.
 """
 
 from __future__ import annotations

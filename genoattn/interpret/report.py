@@ -214,7 +214,7 @@ def _page(run, lines, table, alleles, imgs: str, scan_html: str, top: int) -> st
         _section(
             f"Interactions (top {top} after LD clumping, confirmed on the test samples)",
             f"<p>{n_conf} of {k} rows pass Bonferroni at 0.05 (P ≤ 0.05/{k}, column "
-            "P_BONF ≤ 0.05). Columns are described in docs/readme/tables.md.</p>"
+            "P_BONF ≤ 0.05). Columns: README, section Tables, figures and the report.</p>"
             + html_table(table),
         ),
         _section("Figures", imgs),
