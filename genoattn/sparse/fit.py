@@ -47,33 +47,11 @@ from genoattn.sparse.path import (
     solver_design,
     validation_loss,
 )
+from genoattn.sparse.result import SparseFit
 from genoattn.sparse.screen import StateContrasts, main_scores, screen_pairs, screen_triples
 from genoattn.stats.candidates import candidate_triples, classes_from_states
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class SparseFit:
-    """Learned invariant in the contrast basis, plus the selection trace.
-
-    main_beta: (l, d) contrast coefficients of each locus's main-effect group.
-    pairs: (k, 2) locus indices of the pair groups kept in the model (a < b).
-    pair_beta: (k, d, d) coefficients of z_a (x) z_b.
-    triples: (k3, 3) locus indices of the 3-way groups kept (order-3 HyperAttention blocks).
-    triple_beta: (k3, d, d, d) coefficients of z_a (x) z_b (x) z_c.
-    cov_beta: (c,); intercept: scalar (in the units of the standardised trait).
-    trace: list of dicts (stage, lam, gamma, val_loss, n_main, n_pairs, n_iter, converged).
-    """
-
-    main_beta: np.ndarray
-    pairs: np.ndarray
-    pair_beta: np.ndarray
-    cov_beta: np.ndarray
-    intercept: float
-    trace: list[dict]
-    triples: np.ndarray
-    triple_beta: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -211,16 +189,11 @@ def screen(pb: Problem, main: MainStage, cfg: SparseFitConfig, log: Log) -> Cand
     # not depend on pairs (genoattn/stats/candidates.py; cfg.triple_search)
     triples, tscores = np.zeros((0, 3), dtype=np.int64), np.zeros(0)
     if cfg.max_triples:
+        ext = screen_triples(src, resid, pb.n_active, seeds, cfg.max_triples, cfg.max_pair_r2)
+        classes = classes_from_states(pb.states_tr, pb.table)
         triples, tscores = candidate_triples(
-            classes_from_states(pb.states_tr, pb.table),
-            resid,
-            cfg.max_triples,
-            cfg.triple_search,
-            extend=screen_triples(src, resid, pb.n_active, seeds, cfg.max_triples, cfg.max_pair_r2),
-            seeds=seeds,
-            max_r2=cfg.max_pair_r2,
+            classes, resid, cfg.max_triples, cfg.triple_search, ext, seeds, max_r2=cfg.max_pair_r2
         )
-    if cfg.max_triples:
         log(f"screening: {len(triples)} candidate triples enter (best score {tscores[:1]})")
     return Candidates(pairs, scores, triples, tscores)
 

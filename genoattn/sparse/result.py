@@ -1,0 +1,30 @@
+"""The sparse fit's result: the learned invariant in the contrast basis and its selection trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class SparseFit:
+    """Learned invariant in the contrast basis, plus the selection trace.
+
+    main_beta: (l, d) contrast coefficients of each locus's main-effect group.
+    pairs: (k, 2) locus indices of the pair groups kept in the model (a < b).
+    pair_beta: (k, d, d) coefficients of z_a (x) z_b.
+    triples: (k3, 3) locus indices of the 3-way groups kept (order-3 HyperAttention blocks).
+    triple_beta: (k3, d, d, d) coefficients of z_a (x) z_b (x) z_c.
+    cov_beta: (c,); intercept: scalar (in the units of the standardised trait).
+    trace: list of dicts (stage, lam, gamma, val_loss, n_main, n_pairs, n_iter, converged).
+    """
+
+    main_beta: np.ndarray
+    pairs: np.ndarray
+    pair_beta: np.ndarray
+    cov_beta: np.ndarray
+    intercept: float
+    trace: list[dict]
+    triples: np.ndarray
+    triple_beta: np.ndarray
