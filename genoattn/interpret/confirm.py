@@ -92,27 +92,6 @@ def _ols(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor):
     return beta, inv, (w * res * res).sum(-1), rank
 
 
-def _logistic(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, iters: int = 100):
-    """Logistic MLE by Newton-Raphson: beta (k, p), inverse information (k, p, p), deviance (k,)."""
-    beta = x.new_zeros(x.shape[0], x.shape[2])
-    for _ in range(iters):
-        eta = (x @ beta[..., None])[..., 0].clamp(-30, 30)
-        mu = torch.sigmoid(eta)
-        info = (x * (w * mu * (1 - mu))[..., None]).mT @ x
-        grad = (x * (w * (y[None, :] - mu))[..., None]).sum(1)
-        inv, _ = pinv_psd(info)
-        step = (inv @ grad[..., None])[..., 0]
-        beta = beta + step
-        if step.abs().max() < 1e-9:
-            break
-    eta = (x @ beta[..., None])[..., 0].clamp(-30, 30)
-    mu = torch.sigmoid(eta)
-    info = (x * (w * mu * (1 - mu))[..., None]).mT @ x
-    inv, _ = pinv_psd(info)
-    ll = y * torch.nn.functional.logsigmoid(eta) + (1 - y) * torch.nn.functional.logsigmoid(-eta)
-    return beta, inv, -2.0 * (w * ll).sum(-1)
-
-
 def _rank(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return pinv_psd((x * w[..., None]).mT @ x)[1]
 

@@ -22,6 +22,7 @@ from genoattn.sparse.group_lasso import (
     GroupLassoResult,
     group_norms,
     group_soft_threshold,
+    momentum,
     select_groups,
 )
 from genoattn.sparse.operator import StatesOperator
@@ -130,15 +131,8 @@ class GramDesign:
             gb = (gw @ z[:k] + cw * z[k] - yw) / self.n
             g1 = (cw @ z[:k] + self.n * z[k] - self.ysum) / self.n
             new = group_soft_threshold(z - step * torch.cat([gb, g1.reshape(1)]), blocks_a, thresh)
-            diff = new - x
-            up, delta, scale = torch.stack(
-                [((z - new) * diff).sum(), diff.abs().max(), new.abs().max()]
-            ).tolist()
-            if up > 0:
-                t = 1.0
-            t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            z = new + ((t - 1) / t_next) * diff
-            x, t = new, t_next
+            z, t, delta, scale = momentum(z, new, x, t)
+            x = new
             if delta < tol * max(scale, 1.0):
                 converged = True
                 break

@@ -185,6 +185,22 @@ def solve_active_set(
     )
 
 
+def momentum(
+    z: torch.Tensor, new: torch.Tensor, old: torch.Tensor, t: float
+) -> tuple[torch.Tensor, float, float, float]:
+    """One FISTA extrapolation (Beck & Teboulle 2009) with gradient-based adaptive restart
+    (O'Donoghue & Candes 2015): the next point z, the next t, and the step's largest change and
+    the largest coefficient (for the stopping rule). One host sync per call."""
+    diff = new - old
+    up, delta, scale = torch.stack(
+        [((z - new) * diff).sum(), diff.abs().max(), new.abs().max()]
+    ).tolist()
+    if up > 0:  # the momentum points uphill: restart
+        t = 1.0
+    t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
+    return new + ((t - 1) / t_next) * diff, t_next, delta, scale
+
+
 def solve_group_lasso(
     x: torch.Tensor | Operator,
     y: torch.Tensor,
@@ -235,16 +251,8 @@ def solve_group_lasso(
         r = _loss_grad(off + z[p] + x.matvec(z[:p]), y, loss) / n  # (n,)
         grad = torch.cat([x.rmatvec(r), r.sum().reshape(1)])  # (p+1,)
         new = group_soft_threshold(z - step * grad, blocks_a, thresh)
-        diff = new - beta
-        # adaptive restart when the momentum points uphill; one host sync per iteration
-        up, delta, scale = torch.stack(
-            [((z - new) * diff).sum(), diff.abs().max(), new.abs().max()]
-        ).tolist()
-        if up > 0:
-            t = 1.0
-        t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
-        z = new + ((t - 1) / t_next) * diff
-        beta, t = new, t_next
+        z, t, delta, scale = momentum(z, new, beta, t)
+        beta = new
         if delta < tol * max(scale, 1.0):
             converged = True
             break
