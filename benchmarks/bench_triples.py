@@ -51,7 +51,12 @@ from genoattn.interpret.clump import clump  # noqa: E402
 from genoattn.interpret.export import export_triples  # noqa: E402
 from genoattn.interpret.scan import scan as pair_scan  # noqa: E402
 from genoattn.simulate import SimConfig, simulate  # noqa: E402
-from genoattn.stats.contrast3 import CONTRAST_SAMPLES  # noqa: E402
+from genoattn.stats.contrast3 import (  # noqa: E402
+    CONTRAST_SAMPLES,
+    contrast_pool,
+    contrast_screen,
+    naive_contrast_scores,
+)
 from genoattn.stats.scan3 import (  # noqa: E402
     default_block,
     prepare_triples,
@@ -59,6 +64,7 @@ from genoattn.stats.scan3 import (  # noqa: E402
     rescore,
     scan_triple_tile,
     scan_triples,
+    screen_all,
     triple_tiles,
 )
 from genoattn.system.fit import fit  # noqa: E402
@@ -149,6 +155,55 @@ def cand_step(sim, ds) -> dict:
             "screen_samples": n, "screen_rate": l * (l - 1) * (l - 2) // 6 * n / sec}  # fmt: skip
 
 
+def cand_estimate_step(sim, ds, n_null: int = 20000) -> dict:
+    """Where the full contrast route does not fit the budget: the screen score of each planted
+    triple (same sample subset as the route) against the scores of ``n_null`` random triples,
+    and its EXTRAPOLATED screen rank among all C(L, 3) triples (empirical and chi-square 8)."""
+    from scipy import stats
+
+    l, n = sim.cohort.n_loci, sim.cohort.n_samples
+    y_r = prepare_triples(sim.cohort.states, ds.y, ds.covariates).w_fast[:, 1].double().numpy()
+    m = min(CONTRAST_SAMPLES, n)
+    rows = np.sort(np.random.default_rng(0).choice(n, m, replace=False)) if m < n else np.arange(n)
+    st, y = sim.cohort.states[rows], y_r[rows] - y_r[rows].mean()
+    rng = np.random.default_rng(1)
+    null = np.sort(np.array([rng.choice(l, 3, replace=False) for _ in range(n_null)]), axis=1)
+    dos = np.where(st >= 0, st, 0).astype(np.float64)
+    r2 = np.corrcoef(dos.T) ** 2
+    ok = np.array([max(r2[a, b], r2[a, c], r2[b, c]) <= 0.5 for a, b, c in null.tolist()])
+    null = null[ok]  # the route skips triples with two loci at r^2 > 0.5
+    t0 = time.perf_counter()
+    s_null = naive_contrast_scores(st, y, null)
+    s_plant = naive_contrast_scores(st, y, np.array([t for _, t in planted(sim)]))
+    n_tri = l * (l - 1) * (l - 2) // 6
+    out = {"extrapolated": True, "screen_samples": m, "n_null": n_null,
+           "null_mean": float(s_null.mean()), "pool": contrast_pool(n_tri, 200),
+           "seconds_null": time.perf_counter() - t0}  # fmt: skip
+    for (kind, _), sc in zip(planted(sim), s_plant, strict=True):
+        out[kind] = {"score": float(sc), "rank_empirical": float(n_tri * (s_null >= sc).mean()),
+                     "rank_chi2_8": float(n_tri * stats.chi2.sf(sc, 8))}  # fmt: skip
+    return out
+
+
+def rates_step(sim, ds, loci: int = 128) -> dict:
+    """Same process, same loci (the first ``loci``), same samples: triple*samples/s of the
+    exhaustive screen (screen_all) and of the contrast screen (all samples and the subset)."""
+    st = sim.cohort.states[:, :loci]
+    p = prepare_triples(st, ds.y, ds.covariates)
+    y_r = p.w_fast[:, 1].double().numpy()
+    n, n_tri = len(y_r), loci * (loci - 1) * (loci - 2) // 6
+    out = {"loci": loci, "triples": n_tri, "samples": n}
+    t0 = time.perf_counter()
+    screen_all(p, "genotype", 1000, default_block(n))
+    out["exhaustive_rate"] = n_tri * n / (time.perf_counter() - t0)
+    for m in (n, CONTRAST_SAMPLES):
+        t0 = time.perf_counter()
+        contrast_screen(st, y_r, 1000, default_block(m), max_r2=0.5, samples=m)
+        out[f"contrast_rate_n{m}"] = n_tri * m / (time.perf_counter() - t0)
+    out["contrast_vs_exhaustive_same_n"] = out[f"contrast_rate_n{n}"] / out["exhaustive_rate"]
+    return out
+
+
 def variance_step(sim, ds) -> dict:
     """Strategy (a) of issue 11, measured: the pair scan (genotype test) on squared residuals
     (y on covariates); rank among all pairs of the best of each planted triple's three pairs."""
@@ -232,6 +287,12 @@ def main() -> None:
             if "cand" in args.steps:
                 row["scan_contrast"] = cand_step(sim, ds)
                 print(l, seed, "scan_contrast", row["scan_contrast"], flush=True)
+            if "cand_estimate" in args.steps:
+                row["scan_contrast_estimate"] = cand_estimate_step(sim, ds)
+                print(l, seed, "scan_contrast_estimate", row["scan_contrast_estimate"], flush=True)
+            if "rates" in args.steps:
+                row["rates"] = rates_step(sim, ds)
+                print(l, seed, "rates", row["rates"], flush=True)
             if "var" in args.steps:
                 row["variance_pairs"] = variance_step(sim, ds)
                 print(l, seed, "variance_pairs", row["variance_pairs"], flush=True)

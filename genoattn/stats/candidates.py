@@ -14,7 +14,7 @@ main-effect fit. Today's search (``pairs``) only extends the best pairs by a thi
   (:mod:`genoattn.stats.contrast3`: one matrix product per tile, no per-triple solve, on a
   seeded subset of ``CONTRAST_SAMPLES`` samples), whose best triples (0.1 %, 1,000 to 50,000)
   get the exact 8-df test on every training sample. It sees pure 3-way terms (no lower-order trace
-  needed) at ~1/10 of the exhaustive test's cost; measured in benchmarks/bench_triples.py;
+  needed) at ~1/8 of the exhaustive screen's time per triple (benchmarks/bench_triples.py);
 * ``focus``: the same exhaustive test among ``EXHAUSTIVE_LOCI`` focus loci,
   taken in turn from three rankings: loci of the best screened pairs (pairwise signal), the 2-df
   class-means F test of r (marginal signal left after the penalised main-effect fit) and the
