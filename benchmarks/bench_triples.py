@@ -8,8 +8,14 @@ the lower-order parts kept, the 3-way part of a product or dominance triple is ~
 * ``scan``: ``genoattn scan --order 3 --test genotype`` (the library call it makes), all triples,
   when the estimated time is under ``--max-scan-s``; otherwise a sample of tiles is timed and
   the full time EXTRAPOLATED (marked so in the JSON);
-* ``ha``: ``fit --model ha`` (sparse) + ``export --order 3 --top 10`` with the new triple search
-  (``triple_search=auto``), and ``ha_pairs`` with today's pair-extension search (``pairs``);
+* ``scan_contrast``: ``scan --order 3 --candidates contrast`` (contrast-score screen of every
+  triple on a seeded subset of 1,000 samples, best 0.1 % rescored exactly; see
+  ``genoattn/stats/contrast3.py``);
+* ``variance_pairs``: strategy (a) of issue 11 measured, not wired in: the pair scan (8-df
+  genotype test) on squared residuals; rank of each planted triple's best pair among all pairs;
+* ``ha``: ``fit --model ha`` (sparse) + ``export --order 3 --top 10`` with the default triple
+  search (``triple_search=auto``: exhaustive up to 300 loci, contrast route beyond), and
+  ``ha_pairs`` with the pair-extension search (``pairs``);
 * recall@10 (clumped): a planted triple counts when one of the 10 best clumped rows matches it
   locus by locus (same locus or r^2 > 0.5);
 * throughput in triple*samples/s against the published tensor-core record (2.5e13 on one GPU,
@@ -17,12 +23,15 @@ the lower-order parts kept, the 3-way part of a product or dominance triple is ~
   27-cell and pairwise-cell designs, timed on a sample of triples).
 
 Usage: python benchmarks/bench_triples.py [--loci 300 1000 2000] [--n 3000] [--seeds 0]
-Writes benchmarks/results/triples.json. Peak memory is the process's max RSS after each step.
+    [--steps scan cand var ha] [--threads 1] [--merge]
+Writes benchmarks/results/triples.json (rows carry the load average and thread count). Peak
+memory is the process's max RSS after each step (run one L per process for per-L figures).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -40,7 +49,14 @@ import torch  # noqa: E402
 from genoattn.config import ExportConfig, FitConfig, from_dict  # noqa: E402
 from genoattn.interpret.clump import clump  # noqa: E402
 from genoattn.interpret.export import export_triples  # noqa: E402
+from genoattn.interpret.scan import scan as pair_scan  # noqa: E402
 from genoattn.simulate import SimConfig, simulate  # noqa: E402
+from genoattn.stats.contrast3 import (  # noqa: E402
+    CONTRAST_SAMPLES,
+    contrast_pool,
+    contrast_screen,
+    naive_contrast_scores,
+)
 from genoattn.stats.scan3 import (  # noqa: E402
     default_block,
     prepare_triples,
@@ -48,6 +64,7 @@ from genoattn.stats.scan3 import (  # noqa: E402
     rescore,
     scan_triple_tile,
     scan_triples,
+    screen_all,
     triple_tiles,
 )
 from genoattn.system.fit import fit  # noqa: E402
@@ -125,6 +142,86 @@ def scan_step(sim, ds, max_s: float) -> dict:
                   "recall": recall(sim, found), "peak_mb": peak_mb()}  # fmt: skip
 
 
+def cand_step(sim, ds) -> dict:
+    """``scan --order 3 --candidates contrast``: contrast screen of every triple, exact rescore."""
+    t0 = time.perf_counter()
+    res = scan_triples(ds, "genotype", top=200, device="cpu", log=lambda *_: None,
+                       candidates="contrast")  # fmt: skip
+    sec = time.perf_counter() - t0
+    res = clump(res, ds.cohort, r2=0.5, window_kb=250.0).head(10)
+    found = res.select("idx_a", "idx_b", "idx_c").to_numpy()
+    l, n = sim.cohort.n_loci, min(CONTRAST_SAMPLES, sim.cohort.n_samples)
+    return {"seconds": sec, "recall": recall(sim, found), "peak_mb": peak_mb(),
+            "screen_samples": n, "screen_rate": l * (l - 1) * (l - 2) // 6 * n / sec}  # fmt: skip
+
+
+def cand_estimate_step(sim, ds, n_null: int = 20000) -> dict:
+    """Where the full contrast route does not fit the budget: the screen score of each planted
+    triple (same sample subset as the route) against the scores of ``n_null`` random triples,
+    and its EXTRAPOLATED screen rank among all C(L, 3) triples (empirical and chi-square 8)."""
+    from scipy import stats
+
+    l, n = sim.cohort.n_loci, sim.cohort.n_samples
+    y_r = prepare_triples(sim.cohort.states, ds.y, ds.covariates).w_fast[:, 1].double().numpy()
+    m = min(CONTRAST_SAMPLES, n)
+    rows = np.sort(np.random.default_rng(0).choice(n, m, replace=False)) if m < n else np.arange(n)
+    st, y = sim.cohort.states[rows], y_r[rows] - y_r[rows].mean()
+    rng = np.random.default_rng(1)
+    null = np.sort(np.array([rng.choice(l, 3, replace=False) for _ in range(n_null)]), axis=1)
+    dos = np.where(st >= 0, st, 0).astype(np.float64)
+    r2 = np.corrcoef(dos.T) ** 2
+    ok = np.array([max(r2[a, b], r2[a, c], r2[b, c]) <= 0.5 for a, b, c in null.tolist()])
+    null = null[ok]  # the route skips triples with two loci at r^2 > 0.5
+    t0 = time.perf_counter()
+    s_null = naive_contrast_scores(st, y, null)
+    s_plant = naive_contrast_scores(st, y, np.array([t for _, t in planted(sim)]))
+    n_tri = l * (l - 1) * (l - 2) // 6
+    out = {"extrapolated": True, "screen_samples": m, "n_null": n_null,
+           "null_mean": float(s_null.mean()), "pool": contrast_pool(n_tri, 200),
+           "seconds_null": time.perf_counter() - t0}  # fmt: skip
+    for (kind, _), sc in zip(planted(sim), s_plant, strict=True):
+        out[kind] = {"score": float(sc), "rank_empirical": float(n_tri * (s_null >= sc).mean()),
+                     "rank_chi2_8": float(n_tri * stats.chi2.sf(sc, 8))}  # fmt: skip
+    return out
+
+
+def rates_step(sim, ds, loci: int = 128) -> dict:
+    """Same process, same loci (the first ``loci``), same samples: triple*samples/s of the
+    exhaustive screen (screen_all) and of the contrast screen (all samples and the subset)."""
+    st = sim.cohort.states[:, :loci]
+    p = prepare_triples(st, ds.y, ds.covariates)
+    y_r = p.w_fast[:, 1].double().numpy()
+    n, n_tri = len(y_r), loci * (loci - 1) * (loci - 2) // 6
+    out = {"loci": loci, "triples": n_tri, "samples": n}
+    t0 = time.perf_counter()
+    screen_all(p, "genotype", 1000, default_block(n))
+    out["exhaustive_rate"] = n_tri * n / (time.perf_counter() - t0)
+    for m in (n, CONTRAST_SAMPLES):
+        t0 = time.perf_counter()
+        contrast_screen(st, y_r, 1000, default_block(m), max_r2=0.5, samples=m)
+        out[f"contrast_rate_n{m}"] = n_tri * m / (time.perf_counter() - t0)
+    out["contrast_vs_exhaustive_same_n"] = out[f"contrast_rate_n{n}"] / out["exhaustive_rate"]
+    return out
+
+
+def variance_step(sim, ds) -> dict:
+    """Strategy (a) of issue 11, measured: the pair scan (genotype test) on squared residuals
+    (y on covariates); rank among all pairs of the best of each planted triple's three pairs."""
+    y = ds.y.astype(np.float64)
+    x = np.column_stack([np.ones(len(y)), ds.covariates])
+    r = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+    d2 = dataclasses.replace(ds, y=(r * r).astype(np.float32),
+                             covariates=np.zeros((len(y), 0), np.float32))  # fmt: skip
+    t0 = time.perf_counter()
+    res = pair_scan(d2, "genotype", top=None, log=lambda *_: None)
+    sec = time.perf_counter() - t0
+    ab = zip(res["idx_a"].to_numpy(), res["idx_b"].to_numpy(), strict=True)
+    pos = {(int(a), int(b)): i for i, (a, b) in enumerate(ab)}
+    ranks = {k: min(pos.get((t[i], t[j]), 10**9) for i, j in ((0, 1), (0, 2), (1, 2)))
+             for k, t in planted(sim)}  # fmt: skip
+    return {"seconds": sec, "pairs": res.height, "best_pair_rank": ranks}
+
+
 def ha_step(sim, ds, search: str, work: Path) -> dict:
     cfg = from_dict(FitConfig, {"model": {"kind": "ha", "fit": "sparse",
                                           "sparse": {"triple_search": search}},
@@ -155,8 +252,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--max-scan-s", type=float, default=600.0)
     ap.add_argument("--ha-max-loci", type=int, default=1000)
-    ap.add_argument("--skip-scan", action="store_true", help="HA only (scan timed elsewhere)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--steps",
+        nargs="+",
+        default=["scan", "cand", "var", "ha"],
+        help="scan (exhaustive), cand (contrast route), var (variance pairs), ha",
+    )
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="benchmarks/results/triples.json")
     ap.add_argument("--merge", action="store_true", help="update rows of an existing --out")
     args = ap.parse_args()
@@ -179,21 +281,34 @@ def main() -> None:
             ds = sim.dataset()
             row = {"n": args.n, "loci": l, "seed": seed, "triple_lower": args.triple_lower,
                    "planted": planted(sim)}  # fmt: skip
-            if not args.skip_scan:
+            if "scan" in args.steps:
                 row["scan"] = scan_step(sim, ds, args.max_scan_s)
                 print(l, seed, "scan", row["scan"], flush=True)
-            if l <= args.ha_max_loci:
+            if "cand" in args.steps:
+                row["scan_contrast"] = cand_step(sim, ds)
+                print(l, seed, "scan_contrast", row["scan_contrast"], flush=True)
+            if "cand_estimate" in args.steps:
+                row["scan_contrast_estimate"] = cand_estimate_step(sim, ds)
+                print(l, seed, "scan_contrast_estimate", row["scan_contrast_estimate"], flush=True)
+            if "rates" in args.steps:
+                row["rates"] = rates_step(sim, ds)
+                print(l, seed, "rates", row["rates"], flush=True)
+            if "var" in args.steps:
+                row["variance_pairs"] = variance_step(sim, ds)
+                print(l, seed, "variance_pairs", row["variance_pairs"], flush=True)
+            if l <= args.ha_max_loci and "ha" in args.steps:
                 with tempfile.TemporaryDirectory() as tmp:
                     for search in ("auto", "pairs"):
                         row[f"ha_{search}"] = ha_step(sim, ds, search, Path(tmp))
                         print(l, seed, search, row[f"ha_{search}"], flush=True)
             row["naive_rate"] = naive_rate(sim.cohort.states, ds.y.astype(np.float64))
             row["record_rate"] = RECORD
+            row["load_avg"], row["threads"] = os.getloadavg(), args.threads
             key = (l, seed, args.triple_lower)
             old = [r for r in results
                    if (r["loci"], r["seed"], r.get("triple_lower", "project")) == key]  # fmt: skip
             if old:
-                old[0].update(row)
+                old[0].update({k: v for k, v in row.items() if k != "planted" or v})
             else:
                 results.append(row)
             Path(args.out).write_text(json.dumps(

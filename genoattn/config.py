@@ -113,8 +113,8 @@ class SparseFitConfig:
     max_triples: 3-way candidates admitted (0: none; kind ha defaults to 200): extensions of
         the ``triple_seeds`` best pairs by every third locus, merged with the 3-way screen of
         ``triple_search`` (see genoattn/stats/candidates.py): auto (exhaustive 8-df screen of
-        all triples up to 300 loci, else among 300 focus loci with pairwise, marginal or
-        variance signal), exhaustive, focus, or pairs (pair extensions only).
+        all triples up to 300 loci, else the contrast-score screen of all triples), exhaustive,
+        contrast, focus (300 loci with pairwise, marginal or variance signal), or pairs.
     min_state_count: genotype classes / residues seen in fewer training samples are pooled
         with the mean (contrast 0).
     select_se: pick the sparsest pair model within this many standard errors of the best
@@ -154,7 +154,7 @@ class SparseFitConfig:
             self.lambda_min_ratio,
         )
         _check(self.max_candidates >= 0, "sparse.max_candidates", ">= 0", self.max_candidates)
-        searches = ("auto", "exhaustive", "focus", "pairs")
+        searches = ("auto", "exhaustive", "contrast", "focus", "pairs")
         _check(self.triple_search in searches, "sparse.triple_search", f"one of {searches}",
                self.triple_search)  # fmt: skip
         _check(

@@ -81,6 +81,13 @@ def scan(
             "terms; genotype: 8-df 27-cell test against all pairwise genotype-class terms).",
         ),
     ] = 2,
+    candidates: Annotated[
+        str,
+        typer.Option(
+            help="--order 3: exhaustive (fast 8-df/1-df test of every triple) or contrast "
+            "(cheaper contrast-score screen of every triple, its best 0.1 % rescored exactly).",
+        ),
+    ] = "exhaustive",
     maf: o.Maf = 0.0,
     geno: o.Geno = 1.0,
     mind: o.Mind = 1.0,
@@ -106,7 +113,8 @@ def scan(
     if order == 3:
         if ds.binary:
             typer.echo("scan: case/control trait: 3-way tests use the linear model")
-        _scan_triples(ds, test.value, top, (clump, clump_r2, clump_kb), out, plots, progress)
+        clumping = (clump, clump_r2, clump_kb)
+        _scan_triples(ds, test.value, top, clumping, out, plots, progress, candidates)
         return
     # clumping absorbs rows: every scan keeps a bounded surplus beyond --top, so a clumped
     # table (here, or at `genoattn merge` of shards) still reports --top rows
@@ -137,7 +145,8 @@ def _client(workers: int | None, scheduler: str | None):
     return dask_client(workers, scheduler)
 
 
-def _scan_triples(ds, test: str, top: int, clumping, out: Path, plots, progress: bool) -> None:
+def _scan_triples(ds, test: str, top: int, clumping, out: Path, plots, progress: bool,
+                  candidates: str = "exhaustive") -> None:  # fmt: skip
     """``--order 3``: every triple of biallelic loci (genoattn/stats/scan3.py)."""
     from math import comb
 
@@ -151,7 +160,7 @@ def _scan_triples(ds, test: str, top: int, clumping, out: Path, plots, progress:
         raise GenoattnError("--order 3 needs --top K >= 1 (there are C(L, 3) triples)")
     clump, r2, kb = clumping
     res = scan_triples(ds, test, top=surplus(top) if clump else top, progress=progress,
-                       log=typer.echo)  # fmt: skip
+                       log=typer.echo, candidates=candidates)  # fmt: skip
     if clump:
         res = run_clump(res, ds.cohort, r2=r2, window_kb=kb)
     res = res.head(top)

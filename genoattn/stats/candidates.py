@@ -10,13 +10,18 @@ main-effect fit. Today's search (``pairs``) only extends the best pairs by a thi
   pure 3-way genotype-class test of :mod:`genoattn.stats.fit3` on r (27 cells against all
   pairwise cells), blocked as in the exhaustive scan; C(300, 3) = 4.5e6 triples of 1,800
   training samples take about 20 s on 2 CPU cores (benchmarks/bench_triples.py);
-* ``focus`` (``auto`` beyond): the same exhaustive test among ``EXHAUSTIVE_LOCI`` focus loci,
+* ``contrast`` (``auto`` beyond): the contrast-score screen of every triple
+  (:mod:`genoattn.stats.contrast3`: one matrix product per tile, no per-triple solve, on a
+  seeded subset of ``CONTRAST_SAMPLES`` samples), whose best triples (0.1 %, 1,000 to 50,000)
+  get the exact 8-df test on every training sample. It sees pure 3-way terms (no lower-order trace
+  needed) at ~1/8 of the exhaustive screen's time per triple (benchmarks/bench_triples.py);
+* ``focus``: the same exhaustive test among ``EXHAUSTIVE_LOCI`` focus loci,
   taken in turn from three rankings: loci of the best screened pairs (pairwise signal), the 2-df
   class-means F test of r (marginal signal left after the penalised main-effect fit) and the
   2-df class-means F test of |r - median(r)| (variance heterogeneity, Brown-Forsythe: a locus
   whose genotype changes the variance of r is a likely partner of an interaction). A pure
-  triple without any marginal, pairwise or variance trace is found only in the exhaustive
-  regime: no filter on lower-order statistics can see it;
+  triple without any marginal, pairwise or variance trace is not found this way: no filter on
+  lower-order statistics can see it (at L = 1,000 the benchmark found none of the three);
 * ``pairs``: only the pair extensions passed in ``extend`` (today's behaviour, unchanged).
 
 In every mode the pair extensions in ``extend`` are merged in, so product-like triples that do
@@ -34,11 +39,17 @@ import numpy as np
 import torch
 
 from genoattn.contract import MISSING
+from genoattn.stats.contrast3 import (
+    CONTRAST_SAMPLES,
+    contrast_pool,
+    contrast_screen,
+    exact_fast_f,
+)
 from genoattn.stats.scan3 import default_block, prepare_triples, screen_all
 
 EXHAUSTIVE_LOCI = 300
 CLUMP_R2 = 0.5  # near-copy threshold of clump_triples (the export's clumping default)
-SEARCHES = ("auto", "exhaustive", "focus", "pairs")
+SEARCHES = ("auto", "exhaustive", "contrast", "focus", "pairs")
 
 
 def classes_from_contrasts(z: torch.Tensor) -> np.ndarray:
@@ -166,6 +177,17 @@ def clump_triples(
     return keep
 
 
+def _contrast(classes: np.ndarray, r: np.ndarray, top: int, max_r2: float, device):
+    """The ``contrast`` search: triples (top, 3) and their exact 8-df F (top,), best first."""
+    l = classes.shape[1]
+    pool = contrast_pool(l * (l - 1) * (l - 2) // 6, top)
+    hits = contrast_screen(classes, r, pool, default_block(CONTRAST_SAMPLES),
+                           max_r2=max_r2, samples=CONTRAST_SAMPLES, device=device)  # fmt: skip
+    f = exact_fast_f(classes, r, hits.idx)
+    order = np.argsort(-np.nan_to_num(f, nan=-1.0), kind="stable")[:top]
+    return hits.idx[order], f[order]
+
+
 def candidate_triples(
     classes: np.ndarray | torch.Tensor,
     resid: torch.Tensor | np.ndarray,
@@ -173,7 +195,7 @@ def candidate_triples(
     search: str = "auto",
     extend: tuple[np.ndarray, np.ndarray] | None = None,
     seeds: np.ndarray | None = None,
-    max_exhaustive_loci: int = EXHAUSTIVE_LOCI,
+    max_exhaustive_loci: int | None = None,
     max_r2: float = 1.0,
     device: str | torch.device | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -185,6 +207,8 @@ def candidate_triples(
         resid: shape (n,), training residual of the main-effect fit (covariates fitted there).
         extend: (triples (k', 3), scores (k',)) from the pair-extension search, merged in.
         seeds: shape (k_s, 2), best screened pairs (their loci lead the focus set).
+        max_exhaustive_loci: ``auto`` screens exhaustively up to this many loci (default
+            ``EXHAUSTIVE_LOCI``, read at call time), by the contrast route beyond.
         max_r2: triples with two loci in LD above this are skipped (as the pair screen does),
             and near-copies of a better triple are clumped away (:func:`clump_triples`).
     Returns:
@@ -203,14 +227,18 @@ def candidate_triples(
         classes = classes_from_contrasts(classes)
     if search != "pairs" and k > 0 and l >= 3:
         classes = np.asarray(classes)
-        exhaustive = search == "exhaustive" or (search == "auto" and l <= max_exhaustive_loci)
-        loci = np.arange(l) if exhaustive else focus_loci(classes, r, max_exhaustive_loci, seeds)
+        bound = EXHAUSTIVE_LOCI if max_exhaustive_loci is None else max_exhaustive_loci
         dev = device or (resid.device if isinstance(resid, torch.Tensor) else "cpu")
-        p = prepare_triples(classes[:, loci], r, None, dev)
-        res = screen_all(p, "genotype", 4 * k, default_block(len(r)))
-        trip = loci[res["idx"]].reshape(-1, 3)
+        if search == "contrast" or (search == "auto" and l > bound):
+            trip, fs = _contrast(classes, r, 4 * k, max_r2, dev)
+        else:
+            exhaustive = search == "exhaustive" or search == "auto"
+            loci = np.arange(l) if exhaustive else focus_loci(classes, r, bound, seeds)
+            p = prepare_triples(classes[:, loci], r, None, dev)
+            res = screen_all(p, "genotype", 4 * k, default_block(len(r)))
+            trip, fs = loci[res["idx"]].reshape(-1, 3), res["F"]
         scale = float(np.mean(r * r))
-        for t, f in zip(trip.tolist(), res["F"], strict=True):
+        for t, f in zip(trip.tolist(), fs, strict=True):
             if np.isfinite(f):
                 key = tuple(sorted(t))
                 best[key] = max(best.get(key, -np.inf), float(f) * scale)

@@ -115,6 +115,24 @@ def _range_basis(e: torch.Tensor) -> torch.Tensor:
     return q
 
 
+def quadratic_form_inv(m: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """v' m^-1 v (t,) and rank (t,) for PSD m (t, p, p), v (t, p).
+
+    Batched LAPACK Cholesky (``cholesky_ex``, 3-4x faster than the column loop on CPU) for the
+    positive definite majority; matrices it rejects take :func:`cholesky_batched`, which zeroes
+    dependent pivots (rank < p).
+    """
+    low, info = torch.linalg.cholesky_ex(m)
+    rank = torch.full_like(v[:, 0], float(m.shape[-1]))
+    bad = info != 0
+    if bool(bad.any()):
+        low[bad], rank[bad] = cholesky_batched(m[bad])
+        x = forward_solve(low, v)
+    else:
+        x = torch.linalg.solve_triangular(low, v[..., None], upper=False)[..., 0]
+    return (x * x).sum(-1), rank
+
+
 def genotype_fast(
     cnt: torch.Tensor, s: torch.Tensor, yy: torch.Tensor, cov_rank: int = 0
 ) -> dict[str, torch.Tensor]:
@@ -124,7 +142,7 @@ def genotype_fast(
     Empty cells: with Q an orthonormal basis of span{c_e : e empty} and P = I - Q Q', the form
     restricted to {u : C[e] u = 0} is (P v)' (P M P + Q Q')^-1 (P v); df1 = 8 - rank(Q).
     """
-    cpure = C_PURE.to(cnt.device)
+    cpure = C_PURE.to(cnt.device, cnt.dtype)
     cc = _outer(cpure)  # (27, 64)
     t = cnt.shape[0]
     inv_n = torch.where(cnt > 0, 1.0 / cnt.clamp_min(1.0), 0.0)
@@ -140,9 +158,7 @@ def genotype_fast(
         proj = torch.eye(8, dtype=cnt.dtype, device=cnt.device) - q @ q.mT
         v[some] = (proj @ v[some, :, None])[..., 0]
         m[some] = proj @ m[some] @ proj + q @ q.mT
-    low, rank_m = cholesky_batched(m)
-    x = forward_solve(low, v)
-    ss = (x * x).sum(-1)
+    ss, rank_m = quadratic_form_inv(m, v)
     df1 = 8.0 - rank_e
     n = cnt.sum(-1)
     rank1 = 27.0 - empty.sum(-1)
