@@ -113,7 +113,8 @@ class SparseFitConfig:
     max_triples: 3-way candidates admitted (0: none; kind ha defaults to 200): extensions of
         the ``triple_seeds`` best pairs by every third locus, merged with the 3-way screen of
         ``triple_search`` (see genoattn/stats/candidates.py): auto (exhaustive 8-df screen of
-        all triples up to 300 loci, else the contrast-score screen of all triples), exhaustive,
+        all triples up to 300 loci, the contrast-score screen of all triples up to 1,000, focus
+        loci beyond), exhaustive,
         contrast, focus (300 loci with pairwise, marginal or variance signal), or pairs.
     min_state_count: genotype classes / residues seen in fewer training samples are pooled
         with the mean (contrast 0).
