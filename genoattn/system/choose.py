@@ -112,7 +112,7 @@ def pair_cap(prep, mcfg: ModelConfig, budget: int = SPARSE_DESIGN_BUDGET) -> int
 def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
     """Fit candidate ``name``; returns (route result tuple, its validation loss, its config), or
     None when the candidate does not fit the memory budget."""
-    from genoattn.system.fit import additive_fit, fit_sgd, fit_sparse
+    from genoattn.system.fit import additive_fit, fit_sparse
     from genoattn.system.sparse_link import fit_sparse_link
 
     mcfg = candidate_config(name, cfg.model)
@@ -128,6 +128,8 @@ def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
         ccfg = dataclasses.replace(cfg, model=mcfg)
         # main effects warm-started from the additive fit on training samples (as fit() does)
         warm = additive_fit(prep, ccfg, refit_with_validation=False) if mcfg.main_effects else None
+        from genoattn.system.sgd import fit_sgd  # Lightning: only when an sgd candidate runs
+
         out = fit_sgd(prep, ccfg, work / "candidates" / name, False, log, warm)
         return out, validation_loss(out[0], prep), mcfg
     if mcfg.global_epistasis:

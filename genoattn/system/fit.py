@@ -39,12 +39,12 @@ from genoattn.system.rundir import (
     check_resume,
     fingerprint,
     finish_run,
+    launched_rank,
     partial_dir,
     prepare_run_dir,
     save_run,
     write_run_info,
 )
-from genoattn.system.sgd import fit_sgd, launched_rank
 from genoattn.system.split import make_split, split_by_iid, split_labels
 
 Log = Callable[[str], None]
@@ -333,7 +333,9 @@ def fit(
             pred, history, selection, info = fit_sparse(prep, m, cfg.train.accelerator, log)
         elif m.fit == "ridge":
             pred, history, selection, info = fit_ridge(prep, cfg, log)
-        else:
+        else:  # Lightning is imported only by the route that trains with it
+            from genoattn.system.sgd import fit_sgd
+
             pred, history, selection, info = fit_sgd(prep, cfg, work, resume, log, warm)
     if not rank0:
         return {}

@@ -37,22 +37,9 @@ from genoattn.system.build import (
 )
 from genoattn.system.lit import CohortSystem, TokenDataModule
 from genoattn.system.predictor import CohortPredictor
+from genoattn.system.rundir import launched_rank
 
 Log = Callable[[str], None]
-
-
-def launched_rank() -> int:
-    """Global rank of this process as set by a DDP launcher (0 for the launching process).
-
-    Lightning's ``ddp`` strategy re-runs the command line with LOCAL_RANK / NODE_RANK set; torchrun
-    and SLURM set RANK / SLURM_PROCID. A process started none of these ways is rank 0.
-    """
-    for key in ("RANK", "SLURM_PROCID"):
-        if os.environ.get(key, "").isdigit() and int(os.environ[key]) > 0:
-            return int(os.environ[key])
-    local = int(os.environ.get("LOCAL_RANK", "0") or 0)
-    node = int(os.environ.get("NODE_RANK", "0") or 0)
-    return local + node * 1_000  # any non-zero value marks a worker
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
