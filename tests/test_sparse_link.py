@@ -17,8 +17,9 @@ from genoattn.contract import SEQUENCE, Cohort, Trait, make_loci
 from genoattn.data.align import align
 from genoattn.errors import GenoattnError
 from genoattn.models.additive import Additive
-from genoattn.system.fit import fit, predict_rows
+from genoattn.system.fit import fit
 from genoattn.system.predictor import CohortPredictor
+from genoattn.system.routes import predict_rows
 from genoattn.system.rundir import load_run
 from genoattn.system.sparse_link import fit_link
 

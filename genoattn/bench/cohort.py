@@ -174,8 +174,8 @@ def run_cohort(quick: bool, out_dir: Path, seed: int = 0) -> dict[str, Any]:
                 {
                     "method": name,
                     "recall@10": rec,
-                    "test_r2": res["test"]["r2"],
-                    "train_r2": res["train"]["r2"],
+                    "test_r2": res.metrics.splits["test"]["r2"],
+                    "train_r2": res.metrics.splits["train"]["r2"],
                     "seconds": secs,
                 }
             )

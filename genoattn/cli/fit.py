@@ -107,7 +107,7 @@ def fit(
     )
     if not result:  # a DDP worker (rank > 0): rank 0 reports and writes the run
         return
-    typer.echo(_summary(result))
+    typer.echo(result.summary())
     typer.echo(f"fit: wrote {out}/ ({res.summary()})")
 
 
@@ -140,24 +140,6 @@ def _fit_config(raw: dict, data, model, method, train_overrides: dict, progress:
             "train": raw_train,
         },
     )
-
-
-def _summary(result: dict) -> str:
-    def fmt(m: dict) -> str:
-        keys = [k for k in ("r2", "pearson", "auc") if k in m]
-        return ", ".join(f"{k} {m[k]:.3f}" for k in keys)
-
-    parts = [f"{result['model']} ({result['fit']}, {result['seconds']:.1f} s)"]
-    for split in ("train", "val", "test"):
-        if split in result:
-            parts.append(f"{split}: {fmt(result[split])}")
-    if "additive" in result and "test" in result["additive"]:
-        parts.append(f"additive baseline test: {fmt(result['additive']['test'])}")
-    if "auto" in result:
-        from genoattn.system.choose import summary
-
-        parts.append(summary(result))
-    return " | ".join(parts)
 
 
 def predict(
@@ -205,10 +187,10 @@ def predict(
         data.alphabet = run_alphabet(r)  # read the file as the run's alphabet, not re-inferred
     cohort = load_genotypes(data, progress=progress, log=typer.echo)
     cov = None
-    if covar is not None and r.info["covariates"]:
+    if covar is not None and r.info.covariates:
         from genoattn.io.table import read_covariates
 
-        cov = read_covariates(covar, list(r.info["covariates"]), cohort.samples)[0]
+        cov = read_covariates(covar, list(r.info.covariates), cohort.samples)[0]
     label = str(vcf or bfile or fasta)
     pred = predict_cohort(r, cohort, label, cov, log=typer.echo, training_means=no_covar)
     fids = None

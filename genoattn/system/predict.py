@@ -118,14 +118,12 @@ def predict_cohort(
     Raises:
         GenoattnError: kind mismatch; no run locus found; a run with covariates and none given.
     """
-    if cohort.kind != run.info.get("kind", cohort.kind):
-        raise GenoattnError(
-            f"this run was fit on {run.info['kind']} data, got {cohort.kind}", label
-        )
+    if cohort.kind != run.info.kind:
+        raise GenoattnError(f"this run was fit on {run.info.kind} data, got {cohort.kind}", label)
     pred = run.predictor
     c = pred.cov_beta.numel()
     if c and covariates is None and not training_means:
-        names = ", ".join(run.info.get("covariates", [])) or f"{c} covariates"
+        names = ", ".join(run.info.covariates) or f"{c} covariates"
         raise GenoattnError(
             f"this run was fit with covariates ({names}): give --covar FILE, or --no-covar to "
             "set them to the training means",
@@ -164,7 +162,7 @@ def run_alphabet(run: Run) -> str | None:
     """The FASTA alphabet a sequence run was fit on (None for genotype runs)."""
     from genoattn.io.fasta import ALPHABETS, infer_alphabet
 
-    if run.info.get("kind") != SEQUENCE:
+    if run.info.kind != SEQUENCE:
         return None
     chroms = set(run.loci["chrom"].to_list())
     if len(chroms) == 1 and next(iter(chroms)) in ALPHABETS:
