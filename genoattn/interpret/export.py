@@ -223,6 +223,20 @@ def export_pairs(
     return Export(table, pairs, alleles, pure, by_locus, test, bool(ds.binary))
 
 
+def export(
+    run: Run,
+    ds: Dataset,
+    cfg: ExportConfig,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+) -> Export:
+    """Ranked, clumped, held-out-confirmed table of the run's interactions of order ``cfg.order``
+    (``progress``: a bar while pairs are scored)."""
+    if cfg.order == 3:
+        return export_triples(run, ds, cfg, log)
+    return export_pairs(run, ds, cfg, log, progress)
+
+
 def split_rows(run: Run, ds: Dataset, split: str) -> np.ndarray:
     """Rows of ``ds`` that the run put in ``split`` (matched by sample ID)."""
     ids = set(run.samples[run.split[split]].tolist())

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genoattn.config import FitConfig, ModelConfig
+from genoattn.config import AUTO_CANDIDATES, FitConfig, ModelConfig
 from genoattn.contract import SEQUENCE
 from genoattn.errors import GenoattnError
 from genoattn.system.outcome import AutoChoice, FitOutcome
@@ -53,7 +53,7 @@ from genoattn.system.sparse_link import fit_sparse_link
 Log = Callable[[str], None]
 
 SPARSE_DESIGN_BUDGET = 2**29  # bytes of the sparse pair design on sequence cohorts (512 MiB)
-CANDIDATES = ("additive", "sparse_sa", "sparse_sa_link", "sgd_sa_ge", "sgd_ha_ge")
+CANDIDATES = AUTO_CANDIDATES
 DEFAULT_LINK_UNITS = 4
 
 

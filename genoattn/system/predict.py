@@ -12,6 +12,7 @@ missing-value rule. Both are counted in the log.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from genoattn.config import DataConfig, QCConfig
 from genoattn.contract import MISSING, SEQUENCE, Cohort, states_to_tokens, token_offsets
 from genoattn.errors import GenoattnError
 from genoattn.system.rundir import Run
@@ -183,3 +185,35 @@ def family_ids(bfile: str | Path, samples: np.ndarray) -> np.ndarray:
         if len(parts) >= 2:
             fid[parts[1]] = parts[0]
     return np.asarray([fid.get(str(s), str(s)) for s in samples], dtype=object)
+
+
+def predict_inputs(
+    run: Run,
+    data: DataConfig,
+    covar: str | Path | None = None,
+    training_means: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> pl.DataFrame:
+    """The ``predict`` table (FID IID PRED) of the cohort ``data`` names, with a fitted run.
+
+    No QC is applied; a FASTA without an alphabet is read as the run's. Covariates are read from
+    ``covar`` (columns named as in the run) or, with ``training_means``, set to the training
+    means.
+    """
+    from genoattn.data.load import load_genotypes
+
+    data = copy.deepcopy(data)
+    data.qc = QCConfig(drop_monomorphic=False)  # predict never filters loci or samples
+    if data.fasta is not None and data.alphabet is None:
+        data.alphabet = run_alphabet(run)  # read as the run's alphabet, not re-inferred
+    cohort = load_genotypes(data, progress=progress, log=log)
+    cov = None
+    if covar is not None and run.info.covariates:
+        from genoattn.io.table import read_covariates
+
+        cov = read_covariates(covar, list(run.info.covariates), cohort.samples)[0]
+    label = str(data.vcf or data.bfile or data.pfile or data.fasta or data.zarr)
+    pred = predict_cohort(run, cohort, label, cov, log=log, training_means=training_means)
+    fids = family_ids(data.bfile, cohort.samples) if data.bfile is not None else None
+    return prediction_table(cohort.samples, pred, fids)

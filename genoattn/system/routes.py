@@ -143,11 +143,7 @@ def fit_sparse(prep: FitInputs, mcfg: ModelConfig, accelerator: str, log: Log) -
     def t(a):
         return torch.as_tensor(a).to(dev)
 
-    scfg = copy.deepcopy(mcfg.sparse)
-    if mcfg.kind == "additive":
-        scfg.max_candidates = 0
-    if mcfg.kind == "ha" and scfg.max_triples == 0:
-        scfg.max_triples = 200
+    scfg = mcfg.sparse_settings()
     loss = "logistic" if ds.binary else "mse"
     sol = fit_sparse_sa(
         st_tr.to(dev),
