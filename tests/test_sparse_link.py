@@ -134,7 +134,7 @@ def test_sparse_link__refuses_a_case_control_trait(tmp_path):
 
 def test_sparse_link__export_ranks_the_planted_pair_on_the_latent_scale(link_runs):
     from genoattn.config import ExportConfig
-    from genoattn.interpret.export import export_pairs
+    from genoattn.interpret.export import export as export_pairs
 
     ds, _, _, base = link_runs
     run = load_run(base / "link")
