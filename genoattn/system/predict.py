@@ -23,6 +23,7 @@ import torch
 from genoattn.config import DataConfig, QCConfig
 from genoattn.contract import MISSING, SEQUENCE, Cohort, states_to_tokens, token_offsets
 from genoattn.errors import GenoattnError
+from genoattn.system.predictor import predict_batched
 from genoattn.system.rundir import Run
 
 
@@ -138,11 +139,7 @@ def predict_cohort(
     if covariates is not None:  # a sample's missing covariate is set to the training mean
         given = torch.as_tensor(covariates, dtype=torch.float32)
         cov = torch.where(torch.isnan(given), cov, given)
-    out = []
-    for i in range(0, cohort.n_samples, batch):
-        tok = torch.as_tensor(states_to_tokens(states[i : i + batch], offsets), dtype=torch.int64)
-        out.append(pred.predict(tok, cov[i : i + batch]).numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+    return predict_batched(pred, lambda sl: states_to_tokens(states[sl], offsets), cov, batch)
 
 
 def prediction_table(

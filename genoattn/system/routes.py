@@ -22,13 +22,14 @@ import torch
 
 from genoattn.config import FitConfig, ModelConfig
 from genoattn.contract import Dataset, token_offsets
+from genoattn.data.standardise import standardisation
 from genoattn.models.block_sa import BlockSALin
 from genoattn.sparse.contrasts import fit_contrasts
 from genoattn.sparse.fit import SparseFit, fit_sparse_sa
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
 from genoattn.system.metrics import metrics
 from genoattn.system.outcome import BLOCK, FitOutcome
-from genoattn.system.predictor import CohortPredictor
+from genoattn.system.predictor import CohortPredictor, predict_batched
 
 Log = Callable[[str], None]
 
@@ -46,10 +47,9 @@ class FitInputs:
             self.y_mean, self.y_std = float(y[tr].mean()), float(y[tr].std()) or 1.0
         self.y = ((y - self.y_mean) / self.y_std).astype(np.float32)  # (n,)
         cov = ds.covariates.astype(np.float64)
-        self.cov_mean = cov[tr].mean(0) if cov.shape[1] else np.zeros(0)
-        sd = cov[tr].std(0) if cov.shape[1] else np.zeros(0)
-        self.cov_std = np.where(sd > 0, sd, 1.0)
-        self.cov = ((cov - self.cov_mean) / self.cov_std).astype(np.float32)  # (n, c)
+        scaling = standardisation(cov[tr])  # training samples only
+        self.cov_mean, self.cov_std = scaling.mean, scaling.std
+        self.cov = scaling.apply(cov).astype(np.float32)  # (n, c)
         self.vocab: Vocab = vocab_of(ds.cohort.loci)
 
     def predictor(
@@ -78,14 +78,8 @@ def predict_rows(
     pred: CohortPredictor, ds: Dataset, rows: np.ndarray, batch: int = 512
 ) -> np.ndarray:
     """Predictions (trait units or probabilities) of the given sample rows."""
-    out = []
-    cov = torch.as_tensor(ds.covariates, dtype=torch.float32)
-    pred = pred.cpu().eval()
-    for i in range(0, len(rows), batch):
-        r = rows[i : i + batch]
-        tok = torch.as_tensor(ds.cohort.tokens(r), dtype=torch.int64)
-        out.append(pred.predict(tok, cov[r]).numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+    cov = torch.as_tensor(ds.covariates[rows], dtype=torch.float32)
+    return predict_batched(pred, lambda sl: ds.cohort.tokens(rows[sl]), cov, batch)
 
 
 def score(pred: CohortPredictor, prep: FitInputs) -> dict[str, dict]:
