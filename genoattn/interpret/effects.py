@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from genoattn.contract import token_offsets
+from genoattn.encode.qc import state_counts
 from genoattn.errors import GenoattnError
 
 
@@ -56,11 +57,7 @@ def interaction_variance(e: torch.Tensor, *freqs: torch.Tensor) -> torch.Tensor:
 
 def state_frequencies(states: np.ndarray, n_states: np.ndarray) -> np.ndarray:
     """shape (l, m), float64: frequency of each state among observed calls (rows sum to 1)."""
-    n, l = states.shape
-    m = int(np.max(n_states)) if l else 1
-    counts = np.zeros((l, m))
-    for k in range(m):
-        counts[:, k] = (np.asarray(states) == k).sum(0)
+    counts = state_counts(states, np.asarray(n_states), np.ones(states.shape[0], dtype=bool))
     tot = counts.sum(1, keepdims=True)
     return counts / np.where(tot > 0, tot, 1)
 
