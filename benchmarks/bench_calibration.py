@@ -35,7 +35,7 @@ from scipy import stats
 
 from genoattn.config import ExportConfig, FitConfig, from_dict
 from genoattn.interpret.confirm import confirm_pairs
-from genoattn.interpret.export import export_pairs
+from genoattn.interpret.export import export as export_pairs
 from genoattn.simulate import SimConfig, simulate
 from genoattn.system.fit import fit
 from genoattn.system.resources import Resources

@@ -48,7 +48,7 @@ import torch  # noqa: E402
 
 from genoattn.config import ExportConfig, FitConfig, from_dict  # noqa: E402
 from genoattn.interpret.clump import clump  # noqa: E402
-from genoattn.interpret.export import export_triples  # noqa: E402
+from genoattn.interpret.export import export as export_triples  # noqa: E402
 from genoattn.interpret.scan import scan as pair_scan  # noqa: E402
 from genoattn.simulate import SimConfig, simulate  # noqa: E402
 from genoattn.stats.contrast3 import (  # noqa: E402

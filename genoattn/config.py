@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +14,38 @@ import yaml
 from genoattn.errors import GenoattnError
 
 T = TypeVar("T")
+
+
+#: the attention models (``model.kind``, ``fit --model``)
+class ModelKind(str, Enum):
+    sa = "sa"
+    hfa = "hfa"
+    ha = "ha"
+    rfa = "rfa"
+    additive = "additive"
+
+
+#: the fitting routes (``model.fit``, ``fit --fit``)
+class FitMethod(str, Enum):
+    auto = "auto"
+    sparse = "sparse"
+    sgd = "sgd"
+    ridge = "ridge"
+
+
+#: classical interaction tests (``export --test``, ``scan --test``)
+class InteractionTest(str, Enum):
+    product = "product"
+    genotype = "genotype"
+
+
+#: the route a model kind is fit by when the config names a kind but no route
+_USUAL_FIT = {"hfa": "sgd", "rfa": "ridge"}
+
+
+def default_fit(kind: str | None) -> str:
+    """``model.fit`` when none is given: auto without a kind, else the kind's usual route."""
+    return "auto" if kind is None else _USUAL_FIT.get(kind, "sparse")
 
 
 def _check(ok: bool, name: str, expected: str, got: Any) -> None:
@@ -98,8 +132,10 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
-MODEL_KINDS = ("sa", "hfa", "ha", "rfa", "additive")
-FIT_METHODS = ("auto", "sparse", "sgd", "ridge")
+#: 3-way candidates a sparse HyperAttention fit admits when ``sparse.max_triples`` is 0
+HA_DEFAULT_TRIPLES = 200
+#: the candidate models of ``fit: auto`` (genoattn/system/choose.py)
+AUTO_CANDIDATES = ("additive", "sparse_sa", "sparse_sa_link", "sgd_sa_ge", "sgd_ha_ge")
 
 
 @dataclass
@@ -167,9 +203,12 @@ class SparseFitConfig:
 class ModelConfig:
     """Which attention model, and its size.
 
-    kind: sa | hfa | ha | rfa | additive (ignored by fit auto, which sets it to the winner's).
-    fit: auto (the default: fit the candidates of genoattn/system/choose.py and keep the one with
-        the lowest validation loss), sparse (convex group-lasso fit of the SA_lin invariant; sa,
+    kind: sa | hfa | ha | rfa | additive (ignored by fit auto, which sets it to the winner's);
+        sa when not given.
+    fit: when not given, auto if no kind is given either, else the kind's usual route
+        (:func:`default_fit`: sgd for hfa, ridge for rfa, sparse otherwise). auto: fit the
+        candidates of genoattn/system/choose.py and keep the one with the lowest validation
+        loss; sparse (convex group-lasso fit of the SA_lin invariant; sa,
         ha and additive), sgd (Lightning, Adam with weight decay and early stopping; all kinds),
         ridge (rfa only).
     rank: factorised rank r of C (sa, sgd), of the locus attention (hfa), CP rank R (ha);
@@ -185,8 +224,8 @@ class ModelConfig:
         genoattn/system/choose.py).
     """
 
-    kind: str = "sa"
-    fit: str = "auto"
+    kind: str | None = None
+    fit: str | None = None
     rank: int = 8
     value_rank: int = 8
     heads: int = 4
@@ -205,32 +244,38 @@ class ModelConfig:
         if isinstance(self.sparse, dict):
             self.sparse = from_dict(SparseFitConfig, self.sparse)
         self.candidates = tuple(str(c) for c in (self.candidates or ()))
-        known = ("additive", "sparse_sa", "sparse_sa_link", "sgd_sa_ge", "sgd_ha_ge")
-        _check(
-            set(self.candidates) <= set(known), "model.candidates", f"names from {known}",
-            list(self.candidates),
-        )  # fmt: skip
-        _check(self.kind in MODEL_KINDS, "model.kind", f"one of {MODEL_KINDS}", self.kind)
-        _check(self.fit in FIT_METHODS, "model.fit", f"one of {FIT_METHODS}", self.fit)
+        known = AUTO_CANDIDATES
+        _check(set(self.candidates) <= set(known), "model.candidates", f"names from {known}",
+               list(self.candidates))  # fmt: skip
+        # enum members from typer become their values; a missing route follows the kind
+        self.kind = getattr(self.kind, "value", self.kind)
+        self.fit = getattr(self.fit, "value", self.fit) or default_fit(self.kind)
+        self.kind = self.kind or ModelKind.sa.value
+        kinds, fits = tuple(k.value for k in ModelKind), tuple(f.value for f in FitMethod)
+        _check(self.kind in kinds, "model.kind", f"one of {kinds}", self.kind)
+        _check(self.fit in fits, "model.fit", f"one of {fits}", self.fit)
         if self.fit == "sparse":
-            _check(
-                self.kind in ("sa", "ha", "additive"),
-                "model.fit",
-                "sgd or ridge for hfa / rfa (sparse fits sa, ha and additive)",
-                self.fit,
-            )
+            why = "sgd or ridge for hfa / rfa (sparse fits sa, ha and additive)"
+            _check(self.kind in ("sa", "ha", "additive"), "model.fit", why, self.fit)
         if self.fit == "ridge":
             _check(self.kind == "rfa", "model.fit", "ridge only with kind rfa", self.kind)
         _check(self.rank >= 0, "model.rank", ">= 0", self.rank)
         _check(self.order >= 2, "model.order", ">= 2", self.order)
         _check(self.global_epistasis >= 0, "model.global_epistasis", ">= 0", self.global_epistasis)
         if self.global_epistasis:
-            _check(
-                self.fit in ("sgd", "sparse", "auto"),
-                "model.fit",
-                "sgd or sparse with global_epistasis > 0 (ridge fits no output nonlinearity)",
-                self.fit,
-            )
+            _check(self.fit in ("sgd", "sparse", "auto"), "model.fit",
+                   "sgd or sparse with global_epistasis > 0 (ridge fits no output nonlinearity)",
+                   self.fit)  # fmt: skip
+
+    def sparse_settings(self) -> SparseFitConfig:
+        """The sparse fit's settings for this kind: no pairs for additive, and triples for ha
+        (``HA_DEFAULT_TRIPLES`` unless ``sparse.max_triples`` is set)."""
+        out = copy.deepcopy(self.sparse)
+        if self.kind == ModelKind.additive.value:
+            out.max_candidates = 0
+        if self.kind == ModelKind.ha.value and out.max_triples == 0:
+            out.max_triples = HA_DEFAULT_TRIPLES
+        return out
 
 
 @dataclass
@@ -312,3 +357,29 @@ class ExportConfig:
         _check(
             self.test in ("product", "genotype"), "export.test", "product or genotype", self.test
         )
+
+
+def fit_config(
+    raw: dict[str, Any],
+    data: DataConfig,
+    model: str | None = None,
+    fit: str | None = None,
+    train: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> FitConfig:
+    """The FitConfig of ``genoattn fit``: a YAML mapping (data / model / train sections) with the
+    command line on top: its inputs ``data`` (the YAML's ``cache_dir`` kept when none is given),
+    ``model`` / ``fit`` (None: the YAML's; a route follows :func:`default_fit`), ``train``
+    settings (None values ignored) and ``progress`` (unless the YAML sets it)."""
+    raw_model = dict(raw.get("model") or {})
+    for key, value in (("kind", model), ("fit", fit)):
+        if value is not None:
+            raw_model[key] = getattr(value, "value", value)
+    raw_train = dict(raw.get("train") or {})
+    raw_train.update({k: v for k, v in (train or {}).items() if v is not None})
+    raw_train.setdefault("progress", progress)
+    cache_dir = data.cache_dir or (raw.get("data") or {}).get("cache_dir")
+    return from_dict(
+        FitConfig,
+        {"data": {**to_dict(data), "cache_dir": cache_dir}, "model": raw_model, "train": raw_train},
+    )

@@ -20,8 +20,9 @@ from genoattn.config import FitConfig
 from genoattn.data.align import align
 from genoattn.simulate import SimConfig, simulate
 from genoattn.system.choose import CANDIDATES, candidate_names
-from genoattn.system.fit import fit, predict_rows
+from genoattn.system.fit import fit
 from genoattn.system.metrics import metrics
+from genoattn.system.routes import predict_rows
 from genoattn.system.rundir import load_run
 
 SPARSE = {"n_lambda": 8, "max_candidates": 40}
@@ -119,12 +120,12 @@ def test_cli__fit_default_is_auto_and_says_so(tmp_path, capsys):
 
 def test_pair_cap__memory_budget_of_the_sparse_pair_design():
     from genoattn.system.choose import pair_cap
-    from genoattn.system.fit import Prepared
+    from genoattn.system.routes import FitInputs
     from genoattn.system.split import make_split
 
     ds = saturating_library(n=1000)
     cfg = _cfg()
-    prep = Prepared(ds, make_split(ds.cohort.n_samples, cfg.train))
+    prep = FitInputs(ds, make_split(ds.cohort.n_samples, cfg.train))
     rows = len(prep.split["train"]) + len(prep.split["val"])
     d, l = 3, 10  # four residues per column: three contrasts
     assert pair_cap(prep, cfg.model, budget=4 * rows * (l * d + 5 * d * d)) == 5

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from genoattn.contract import token_offsets
-from genoattn.interpret.effects import PairTables, fanova_pure, fanova_pure3, ha_triple_tables
-from genoattn.models.ha import HyperAttention
+from genoattn.interpret.effects import PairTables, fanova_pure
+from genoattn.interpret.effects import fanova_pure as fanova_pure3
+from genoattn.models.ha import HyperAttention, ha_triple_tables
 
 N_STATES = np.array([2, 3, 2, 3])
 
@@ -91,7 +92,7 @@ def test_export__sgd_hyperattention_run_gives_pair_and_residue_tables(tmp_path):
     from test_sparse_link import saturating_library
 
     from genoattn.config import ExportConfig, FitConfig
-    from genoattn.interpret.export import export_pairs
+    from genoattn.interpret.export import export as export_pairs
     from genoattn.system.fit import fit
     from genoattn.system.rundir import load_run
 

@@ -17,7 +17,7 @@ from genoattn.config import ExportConfig, FitConfig
 from genoattn.data.align import align
 from genoattn.interpret.confirm import confirm_pairs
 from genoattn.interpret.effects import state_frequencies
-from genoattn.interpret.export import export_pairs
+from genoattn.interpret.export import export as export_pairs
 from genoattn.simulate import SimConfig, simulate
 from genoattn.system.fit import fit
 from genoattn.system.rundir import load_run
@@ -123,7 +123,7 @@ def _read_only(self, *args, **kwargs):
 pl.DataFrame.to_numpy = _read_only
 from genoattn.config import ExportConfig
 from genoattn.data.align import align
-from genoattn.interpret.export import export_pairs
+from genoattn.interpret.export import export as export_pairs
 from genoattn.simulate import SimConfig, simulate
 from genoattn.system.rundir import load_run
 sim = simulate(SimConfig(n_samples=1000, n_loci=120, seed=1))

@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 
 from genoattn.config import ExportConfig, FitConfig, from_dict
-from genoattn.interpret.effects import fanova_pure3
-from genoattn.interpret.export import export_triples
+from genoattn.interpret.effects import fanova_pure as fanova_pure3
+from genoattn.interpret.export import export as export_triples
 from genoattn.simulate import SimConfig, simulate
 from genoattn.system.fit import fit
 from genoattn.system.rundir import load_run

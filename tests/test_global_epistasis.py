@@ -10,9 +10,10 @@ from genoattn.config import FitConfig, from_dict
 from genoattn.errors import GenoattnError
 from genoattn.models.additive import Additive
 from genoattn.simulate import SimConfig, simulate
-from genoattn.system.fit import fit, predict_rows
+from genoattn.system.fit import fit
 from genoattn.system.metrics import r2_score
 from genoattn.system.predictor import CohortPredictor
+from genoattn.system.routes import predict_rows
 from genoattn.system.rundir import load_run
 
 

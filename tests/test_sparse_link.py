@@ -17,8 +17,9 @@ from genoattn.contract import SEQUENCE, Cohort, Trait, make_loci
 from genoattn.data.align import align
 from genoattn.errors import GenoattnError
 from genoattn.models.additive import Additive
-from genoattn.system.fit import fit, predict_rows
+from genoattn.system.fit import fit
 from genoattn.system.predictor import CohortPredictor
+from genoattn.system.routes import predict_rows
 from genoattn.system.rundir import load_run
 from genoattn.system.sparse_link import fit_link
 
@@ -133,7 +134,7 @@ def test_sparse_link__refuses_a_case_control_trait(tmp_path):
 
 def test_sparse_link__export_ranks_the_planted_pair_on_the_latent_scale(link_runs):
     from genoattn.config import ExportConfig
-    from genoattn.interpret.export import export_pairs
+    from genoattn.interpret.export import export as export_pairs
 
     ds, _, _, base = link_runs
     run = load_run(base / "link")

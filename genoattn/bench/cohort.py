@@ -109,141 +109,119 @@ def _plink_epistasis(ds: Dataset, workdir: Path) -> tuple[np.ndarray, float, str
     return pairs, secs, version
 
 
-def run_cohort(quick: bool, out_dir: Path, seed: int = 0) -> dict[str, Any]:
-    """Simulate, fit every method, score recall and held-out R^2, write the outputs."""
+def _sim_config(quick: bool, seed: int):
+    from genoattn.simulate import SimConfig
+
+    if quick:
+        return SimConfig(n_samples=1000, n_loci=300, seed=seed)
+    # the brief's cohort: 3,000 x 2,729, six planted pairs, 40% of variance genetic
+    return SimConfig(
+        n_samples=3000,
+        n_loci=2729,
+        n_chrom=3,
+        pairs=["product", "dominance", "pure"] * 2,
+        h2_pair=0.05,
+        n_additive=20,
+        h2_additive=0.1,
+        seed=seed,
+    )
+
+
+#: the fitted methods of the benchmark: name, model section
+_MODELS = (
+    ("SA_lin (sparse)", {"kind": "sa", "fit": "sparse"}),
+    ("HyperAttention (sparse)", {"kind": "ha", "fit": "sparse"}),
+    ("SA_lin (AdamW, rank 16)", {"kind": "sa", "fit": "sgd", "rank": 16}),
+    ("additive", {"kind": "additive", "fit": "sparse"}),
+)
+
+
+def _model_rows(ds, planted, r2, quick: bool, seed: int, tmp: Path):
+    """One row per fitted method (recall@10 of its export, R^2), and the run's test rows."""
     from genoattn.config import ExportConfig
-    from genoattn.interpret.export import export_pairs
-    from genoattn.interpret.scan import scan
-    from genoattn.simulate import SimConfig, simulate
+    from genoattn.interpret.export import export
     from genoattn.system.fit import fit
     from genoattn.system.rundir import load_run
 
-    if quick:
-        sim_cfg = SimConfig(n_samples=1000, n_loci=300, seed=seed)
-    else:  # the brief's cohort: 3,000 x 2,729, six planted pairs, 40% of variance genetic
-        sim_cfg = SimConfig(
-            n_samples=3000,
-            n_loci=2729,
-            n_chrom=3,
-            pairs=["product", "dominance", "pure"] * 2,
-            h2_pair=0.05,
-            n_additive=20,
-            h2_additive=0.1,
-            seed=seed,
-        )
+    rows, test_rows = [], None
+    epochs = 30 if quick else 40
+    for name, model in _MODELS:
+        train = {"seed": seed, "progress": False, "max_epochs": epochs, "weight_decay": 1e-4}
+        cfg = from_dict(FitConfig, {"model": model, "train": train})
+        run_dir = tmp / name.split()[0].replace("/", "")
+        t0 = time.perf_counter()
+        res = fit(ds, cfg, run_dir, overwrite=True, baseline=False, log=lambda s: None)
+        secs = time.perf_counter() - t0
+        run = load_run(run_dir)
+        test_rows = run.split["test"]
+        rec = float("nan")
+        if model["kind"] != "additive":
+            exp = export(run, ds, ExportConfig(top=10), log=lambda s: None)
+            rec = recall_at(exp.pairs, planted, r2)
+        splits = res.metrics.splits
+        rows.append(_row(name, rec, splits["test"]["r2"], splits["train"]["r2"], secs))
+    return rows, test_rows
+
+
+def _row(method: str, recall: float, test_r2: float, train_r2: float, seconds: float) -> dict:
+    return {"method": method, "recall@10": recall, "test_r2": test_r2, "train_r2": train_r2,
+            "seconds": seconds}  # fmt: skip
+
+
+def _scan_rows(ds, planted, r2, tmp: Path) -> list[dict]:
+    """Rows of the exhaustive scans (4-df and 1-df) and of PLINK --epistasis when installed."""
+    from genoattn.interpret.scan import scan
+
+    rows, nan = [], float("nan")
+    for test in ("genotype", "product"):
+        t0 = time.perf_counter()
+        tab = clump(scan(ds, test, top=2000, progress=False, log=lambda s: None), ds.cohort)
+        secs = time.perf_counter() - t0
+        found = tab.select("idx_a", "idx_b").to_numpy()
+        name = f"exhaustive scan ({'4-df' if test == 'genotype' else '1-df'})"
+        rows.append(_row(name, recall_at(found, planted, r2), nan, nan, secs))
+    plink = _plink_epistasis(ds, tmp)
+    if plink is not None:
+        pairs, secs, version = plink
+        frame = pl.DataFrame({"idx_a": pairs[:, 0], "idx_b": pairs[:, 1]})
+        found = clump(frame, ds.cohort).select("idx_a", "idx_b").to_numpy()
+        name = f"PLINK --epistasis ({version.split()[1] if version else ''})"
+        rows.append(_row(name, recall_at(found, planted, r2), nan, nan, secs))
+    return rows
+
+
+def _table(rows: list[dict], oracle: float, planted: np.ndarray, truth: pl.DataFrame) -> str:
+    header = ["method", "recall@10 (clumped)", "test R^2", "test R^2 / oracle", "train R^2",
+              "seconds"]  # fmt: skip
+    keys = ("method", "recall@10", "test_r2", "test_r2_over_oracle", "train_r2", "seconds")
+    table = markdown_table(header, [[r[k] for k in keys] for r in rows])
+    return table + (
+        f"\n\nOracle test R^2 (planted model on the test samples): {oracle:.3f}; "
+        f"{len(planted)} planted pairs ({', '.join(truth['kind'].to_list())})."
+    )
+
+
+def run_cohort(quick: bool, out_dir: Path, seed: int = 0) -> dict[str, Any]:
+    """Simulate, fit every method, score recall and held-out R^2, write the outputs."""
+    from genoattn.simulate import simulate
+
+    sim_cfg = _sim_config(quick, seed)
     sim = simulate(sim_cfg)
     ds = sim.dataset()
     truth = sim.truth.filter(pl.col("order") == 2)
     planted = truth.select("locus_a", "locus_b").to_numpy().astype(np.int64)
     r2 = ld_r2(np.asarray(sim.cohort.states))
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        split_rows = None
-        signal = sim.genetic_value + sim.covariate_value
-        for name, model in (
-            ("SA_lin (sparse)", {"kind": "sa", "fit": "sparse"}),
-            ("HyperAttention (sparse)", {"kind": "ha", "fit": "sparse"}),
-            ("SA_lin (AdamW, rank 16)", {"kind": "sa", "fit": "sgd", "rank": 16}),
-            ("additive", {"kind": "additive", "fit": "sparse"}),
-        ):
-            cfg = from_dict(
-                FitConfig,
-                {
-                    "model": model,
-                    "train": {
-                        "seed": seed,
-                        "progress": False,
-                        "max_epochs": 30 if quick else 40,
-                        "weight_decay": 1e-4,
-                    },
-                },
-            )
-            run_dir = tmp / name.split()[0].replace("/", "")
-            t0 = time.perf_counter()
-            res = fit(ds, cfg, run_dir, overwrite=True, baseline=False, log=lambda s: None)
-            secs = time.perf_counter() - t0
-            run = load_run(run_dir)
-            split_rows = run.split["test"]
-            rec = float("nan")
-            if model["kind"] != "additive":
-                exp = export_pairs(run, ds, ExportConfig(top=10), log=lambda s: None)
-                rec = recall_at(exp.pairs, planted, r2)
-            rows.append(
-                {
-                    "method": name,
-                    "recall@10": rec,
-                    "test_r2": res["test"]["r2"],
-                    "train_r2": res["train"]["r2"],
-                    "seconds": secs,
-                }
-            )
-        for test in ("genotype", "product"):
-            t0 = time.perf_counter()
-            tab = scan(ds, test, top=2000, progress=False, log=lambda s: None)
-            tab = clump(tab, ds.cohort)
-            secs = time.perf_counter() - t0
-            found = tab.select("idx_a", "idx_b").to_numpy()
-            rows.append(
-                {
-                    "method": f"exhaustive scan ({'4-df' if test == 'genotype' else '1-df'})",
-                    "recall@10": recall_at(found, planted, r2),
-                    "test_r2": float("nan"),
-                    "train_r2": float("nan"),
-                    "seconds": secs,
-                }
-            )
-        plink = _plink_epistasis(ds, tmp)
-        if plink is not None:
-            pairs, secs, version = plink
-            found = (
-                clump(pl.DataFrame({"idx_a": pairs[:, 0], "idx_b": pairs[:, 1]}), ds.cohort)
-                .select("idx_a", "idx_b")
-                .to_numpy()
-            )
-            rows.append(
-                {
-                    "method": f"PLINK --epistasis ({version.split()[1] if version else ''})",
-                    "recall@10": recall_at(found, planted, r2),
-                    "test_r2": float("nan"),
-                    "train_r2": float("nan"),
-                    "seconds": secs,
-                }
-            )
-    te = split_rows
+        rows, te = _model_rows(ds, planted, r2, quick, seed, Path(tmp))
+        rows += _scan_rows(ds, planted, r2, Path(tmp))
+    signal = sim.genetic_value + sim.covariate_value
     y = ds.y.astype(np.float64)
     oracle = r2_score(y[te], signal[te] + (y[te] - signal[te]).mean())
     for r in rows:
         r["test_r2_over_oracle"] = (
             r["test_r2"] / oracle if np.isfinite(r["test_r2"]) else float("nan")
         )
-    header = [
-        "method",
-        "recall@10 (clumped)",
-        "test R^2",
-        "test R^2 / oracle",
-        "train R^2",
-        "seconds",
-    ]
-    table = markdown_table(
-        header,
-        [
-            [
-                r["method"],
-                r["recall@10"],
-                r["test_r2"],
-                r["test_r2_over_oracle"],
-                r["train_r2"],
-                r["seconds"],
-            ]
-            for r in rows
-        ],
-    )
-    table += (
-        f"\n\nOracle test R^2 (planted model on the test samples): {oracle:.3f}; "
-        f"{len(planted)} planted pairs ({', '.join(truth['kind'].to_list())})."
-    )
     settings = {
         "quick": quick,
         "n_samples": sim_cfg.n_samples,
@@ -252,6 +230,6 @@ def run_cohort(quick: bool, out_dir: Path, seed: int = 0) -> dict[str, Any]:
         "h2_pair": sim_cfg.h2_pair,
         "seed": seed,
     }
-    return write_outputs(
-        out_dir, "genotype-cohort", settings, {"methods": rows, "oracle_test_r2": oracle}, table
-    )
+    metrics = {"methods": rows, "oracle_test_r2": oracle}
+    table = _table(rows, oracle, planted, truth)
+    return write_outputs(out_dir, "genotype-cohort", settings, metrics, table)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from genoattn.cli import options as o
-
-
-class ConfirmTest(str, Enum):
-    product = "product"
-    genotype = "genotype"
 
 
 def export(
@@ -45,30 +39,35 @@ def export(
     clump_r2: Annotated[float, typer.Option(help="LD clumping: r^2 threshold.")] = 0.5,
     clump_kb: Annotated[float, typer.Option(help="LD clumping: window in kb.")] = 250.0,
     test: Annotated[
-        ConfirmTest,
+        o.InteractionTest,
         typer.Option(
             help="Held-out confirmation test: genotype (4-df, "
             "sees dominance and pure epistasis) or "
             "product (1-df)."
         ),
-    ] = ConfirmTest.genotype,
+    ] = o.InteractionTest.genotype,
     progress: o.Progress = True,
     cache_dir: o.CacheDir = None,
+    vcf: o.MovedVcf = None,
+    bfile: o.MovedBfile = None,
+    pfile: o.MovedPfile = None,
+    zarr: o.MovedZarr = None,
+    fasta: o.MovedFasta = None,
+    pheno: o.MovedPheno = None,
+    covar: o.MovedCovar = None,
 ) -> None:
     """Rank a run's learned interactions, clump them by LD and confirm them on held-out samples."""
     from genoattn.config import ExportConfig
+    from genoattn.data.inputs import with_inputs
     from genoattn.data.load import load_dataset
-    from genoattn.interpret.export import export_pairs, export_triples
+    from genoattn.interpret.export import export as export_run
     from genoattn.interpret.outputs import write_export
     from genoattn.system.rundir import load_run
 
     cfg = ExportConfig(order=order, top=top, clump_r2=clump_r2, clump_kb=clump_kb, test=test.value)
     r = load_run(run)
-    if cache_dir is not None:
-        r.cfg.data.cache_dir = str(cache_dir)
+    moved = dict(vcf=vcf, bfile=bfile, pfile=pfile, zarr=zarr, fasta=fasta, pheno=pheno)
+    r.cfg.data = with_inputs(r.cfg.data, **moved, covar=covar, cache_dir=cache_dir)
     ds = load_dataset(r.cfg.data, progress=progress, log=typer.echo)
-    if order == 3:
-        res = export_triples(r, ds, cfg, log=typer.echo)
-    else:
-        res = export_pairs(r, ds, cfg, log=typer.echo, progress=progress)
+    res = export_run(r, ds, cfg, log=typer.echo, progress=progress)
     write_export(res, r, ds, out, plots, log=typer.echo)

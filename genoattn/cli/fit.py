@@ -82,7 +82,7 @@ def fit(
     cache_dir: o.CacheDir = None,
 ) -> None:
     """Train an attention model on a phenotype and write the run directory."""
-    from genoattn.config import load_yaml
+    from genoattn.config import fit_config, load_yaml
     from genoattn.data.load import load_dataset
     from genoattn.io.table import read_trait
     from genoattn.system.fit import fit as fit_run
@@ -90,13 +90,12 @@ def fit(
     from genoattn.system.rundir import check_destination
 
     res = Resources()
-    raw = load_yaml(config) if config else {}
     data = o.data_config(
         vcf, bfile, fasta, pheno, trait, covar, alphabet, maf, geno, mind,
         pfile=pfile, cache_dir=cache_dir, zarr=zarr,
     )  # fmt: skip
-    overrides = {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction}
-    cfg = _fit_config(raw, data, model, method, overrides, progress)
+    train = {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction}
+    cfg = fit_config(load_yaml(config) if config else {}, data, model, method, train, progress)
     # cheap mistakes first: the destination, the trait and covariate columns (genotypes are slow)
     check_destination(out, overwrite)
     read_trait(cfg.data.pheno, cfg.data.trait, cfg.data.covar)
@@ -105,59 +104,10 @@ def fit(
     result = fit_run(
         ds, cfg, out, overwrite=overwrite, resume=resume, log=typer.echo, resources=res
     )
-    if not result:  # a DDP worker (rank > 0): rank 0 reports and writes the run
+    if result is None:  # a DDP worker (rank > 0): rank 0 reports and writes the run
         return
-    typer.echo(_summary(result))
+    typer.echo(result.summary())
     typer.echo(f"fit: wrote {out}/ ({res.summary()})")
-
-
-def _fit_config(raw: dict, data, model, method, train_overrides: dict, progress: bool):
-    """The FitConfig of the command: the YAML's sections with the command-line options on top."""
-    from genoattn.config import FitConfig, from_dict, to_dict
-
-    raw_model = dict(raw.get("model") or {})
-    if model is not None:
-        raw_model["kind"] = model.value
-    if method is not None:
-        raw_model["fit"] = method.value
-    elif "fit" not in raw_model:  # no model chosen: auto; a kind alone: its usual route
-        kind = raw_model.get("kind")
-        raw_model["fit"] = (
-            "auto" if kind is None else {"hfa": "sgd", "rfa": "ridge"}.get(kind, "sparse")
-        )
-    raw_model.setdefault("kind", "sa")
-    raw_train = dict(raw.get("train") or {})
-    raw_train.update({k: v for k, v in train_overrides.items() if v is not None})
-    raw_train.setdefault("progress", progress)
-    return from_dict(
-        FitConfig,
-        {
-            "data": {
-                **to_dict(data),
-                "cache_dir": data.cache_dir or (raw.get("data") or {}).get("cache_dir"),
-            },
-            "model": raw_model,
-            "train": raw_train,
-        },
-    )
-
-
-def _summary(result: dict) -> str:
-    def fmt(m: dict) -> str:
-        keys = [k for k in ("r2", "pearson", "auc") if k in m]
-        return ", ".join(f"{k} {m[k]:.3f}" for k in keys)
-
-    parts = [f"{result['model']} ({result['fit']}, {result['seconds']:.1f} s)"]
-    for split in ("train", "val", "test"):
-        if split in result:
-            parts.append(f"{split}: {fmt(result[split])}")
-    if "additive" in result and "test" in result["additive"]:
-        parts.append(f"additive baseline test: {fmt(result['additive']['test'])}")
-    if "auto" in result:
-        from genoattn.system.choose import summary
-
-        parts.append(summary(result))
-    return " | ".join(parts)
 
 
 def predict(
@@ -184,38 +134,22 @@ def predict(
     ] = False,
     alphabet: o.Alphabet = None,
     progress: o.Progress = True,
+    pfile: o.Pfile = None,
 ) -> None:
     """Predict the trait of new samples (genotypes or aligned sequences) with a fitted run.
 
     No QC is applied and no run locus is dropped: loci and states the run does not know count as
     missing (see the log line). Sequence loci are matched by alignment column.
     """
-    from genoattn.config import QCConfig
-    from genoattn.data.load import load_genotypes
     from genoattn.interpret.table import write_table
-    from genoattn.system.predict import predict_cohort, prediction_table, run_alphabet
+    from genoattn.system.predict import predict_inputs
     from genoattn.system.rundir import load_run
 
     r = load_run(run)
     data = o.data_config(
-        vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0, need_pheno=False, zarr=zarr
-    )
-    data.qc = QCConfig(drop_monomorphic=False)  # predict never filters loci or samples
-    if fasta is not None and alphabet is None:
-        data.alphabet = run_alphabet(r)  # read the file as the run's alphabet, not re-inferred
-    cohort = load_genotypes(data, progress=progress, log=typer.echo)
-    cov = None
-    if covar is not None and r.info["covariates"]:
-        from genoattn.io.table import read_covariates
-
-        cov = read_covariates(covar, list(r.info["covariates"]), cohort.samples)[0]
-    label = str(vcf or bfile or fasta)
-    pred = predict_cohort(r, cohort, label, cov, log=typer.echo, training_means=no_covar)
-    fids = None
-    if bfile is not None:
-        from genoattn.system.predict import family_ids
-
-        fids = family_ids(bfile, cohort.samples)
-    table = prediction_table(cohort.samples, pred, fids)
+        vcf, bfile, fasta, None, None, None, alphabet, 0.0, 1.0, 1.0, need_pheno=False,
+        pfile=pfile, zarr=zarr,
+    )  # fmt: skip
+    table = predict_inputs(r, data, covar, no_covar, progress=progress, log=typer.echo)
     write_table(table, out)
     typer.echo(f"predict: wrote {table.height} predictions to {out}")

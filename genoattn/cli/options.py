@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from genoattn.config import DataConfig, QCConfig
-from genoattn.errors import GenoattnError
+from genoattn.config import FitMethod, InteractionTest, ModelKind
+from genoattn.data.inputs import data_config
+
+__all__ = ["FitMethod", "InteractionTest", "ModelKind", "data_config"]
 
 Vcf = Annotated[
     Path | None, typer.Option(metavar="FILE", help="Genotypes as VCF (.vcf or bgzipped .vcf.gz).")
@@ -65,60 +66,24 @@ Geno = Annotated[float, typer.Option(help="QC: drop loci with missing-call rate 
 Mind = Annotated[float, typer.Option(help="QC: drop samples with missing-call rate above.")]
 Progress = Annotated[bool, typer.Option(help="Show progress bars.")]
 
-
-class ModelKind(str, Enum):
-    sa = "sa"
-    hfa = "hfa"
-    ha = "ha"
-    rfa = "rfa"
-    additive = "additive"
-
-
-class FitMethod(str, Enum):
-    auto = "auto"
-    sparse = "sparse"
-    sgd = "sgd"
-    ridge = "ridge"
-
-
-def data_config(
-    vcf: Path | None,
-    bfile: str | None,
-    fasta: Path | None,
-    pheno: Path | None,
-    trait: str | None,
-    covar: Path | None,
-    alphabet: str | None,
-    maf: float,
-    geno: float,
-    mind: float,
-    need_pheno: bool = True,
-    pfile: str | None = None,
-    cache_dir: Path | None = None,
-    zarr: Path | None = None,
-) -> DataConfig:
-    """Build the DataConfig of a command, checking that exactly one genotype input is given."""
-    inputs = (
-        ("--vcf", vcf), ("--bfile", bfile), ("--pfile", pfile), ("--fasta", fasta), ("--zarr", zarr)
-    )  # fmt: skip
-    given = [name for name, v in inputs if v]
-    if len(given) != 1:
-        raise GenoattnError(
-            "give exactly one of --vcf FILE, --bfile PREFIX, --pfile PREFIX, --fasta FILE or "
-            "--zarr STORE" + (f" (got {' and '.join(given)})" if given else "")
-        )
-    if need_pheno and pheno is None:
-        raise GenoattnError("a phenotype is required: give --pheno FILE")
-    return DataConfig(
-        vcf=None if vcf is None else str(vcf),
-        bfile=bfile,
-        pfile=pfile,
-        fasta=None if fasta is None else str(fasta),
-        zarr=None if zarr is None else str(zarr),
-        pheno=None if pheno is None else str(pheno),
-        trait=trait,
-        covar=None if covar is None else str(covar),
-        alphabet=alphabet,
-        cache_dir=None if cache_dir is None else str(cache_dir),
-        qc=QCConfig(maf=maf, geno=geno, mind=mind),
-    )
+# The inputs of a run moved elsewhere (export, report): each replaces the file the run recorded.
+_MOVED = "Read the run's {} from here instead of the path recorded at fit (a moved or copied run)."
+MovedVcf = Annotated[Path | None, typer.Option("--vcf", metavar="FILE", help=_MOVED.format("VCF"))]
+MovedBfile = Annotated[
+    str | None, typer.Option("--bfile", metavar="PREFIX", help=_MOVED.format("PLINK .bed prefix"))
+]
+MovedPfile = Annotated[
+    str | None, typer.Option("--pfile", metavar="PREFIX", help=_MOVED.format("PLINK 2 prefix"))
+]
+MovedZarr = Annotated[
+    Path | None, typer.Option("--zarr", metavar="STORE", help=_MOVED.format("VCF-Zarr store"))
+]
+MovedFasta = Annotated[
+    Path | None, typer.Option("--fasta", metavar="FILE", help=_MOVED.format("FASTA"))
+]
+MovedPheno = Annotated[
+    Path | None, typer.Option("--pheno", metavar="FILE", help=_MOVED.format("phenotype table"))
+]
+MovedCovar = Annotated[
+    Path | None, typer.Option("--covar", metavar="FILE", help=_MOVED.format("covariate table"))
+]

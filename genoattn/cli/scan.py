@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +10,6 @@ import typer
 
 from genoattn.cli import options as o
 from genoattn.errors import GenoattnError
-
-
-class TestKind(str, Enum):
-    product = "product"
-    genotype = "genotype"
-
 
 Top = Annotated[int, typer.Option(min=0, help="Keep the best TOP pairs (0: all that pass).")]
 Clump = Annotated[bool, typer.Option(help="LD-clump the ranked pairs.")]
@@ -32,12 +25,12 @@ def scan(
     trait: o.Trait = None,
     covar: o.Covar = None,
     test: Annotated[
-        TestKind,
+        o.InteractionTest,
         typer.Option(
             help="product: y ~ g_a + g_b + g_a*g_b (PLINK --epistasis); "
             "genotype: 4-df test of the 3x3 genotype classes."
         ),
-    ] = TestKind.product,
+    ] = o.InteractionTest.product,
     out: Annotated[
         Path, typer.Option(metavar="FILE", help="Output table (.tsv, or .parquet).")
     ] = Path("scan.tsv"),

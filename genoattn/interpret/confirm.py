@@ -26,6 +26,7 @@ import polars as pl
 import torch
 
 from genoattn.contract import MISSING, Dataset
+from genoattn.data.standardise import standardise
 from genoattn.errors import GenoattnError
 from genoattn.interpret.firth import nested_firth
 from genoattn.interpret.scan import check_test, pinv_psd
@@ -207,11 +208,7 @@ def confirm(
         raise GenoattnError("confirm: a binary trait must be coded 0/1")
     if not binary:
         y = y - y.mean()
-    z = dataset.covariates[rows].astype(np.float64)
-    if z.shape[1]:
-        sd = z.std(0)
-        z = (z - z.mean(0)) / np.where(sd > 0, sd, 1.0)
-    z = torch.as_tensor(z)
+    z = torch.as_tensor(standardise(dataset.covariates[rows]))
     order = tuples.shape[1]
     width = m**order + z.shape[1] + 1
     step = max(1, _MAX_ELEMS // max(1, len(rows) * width))

@@ -26,14 +26,13 @@ from genoattn.interpret.confirm import confirm_pairs, confirm_triples
 from genoattn.interpret.effects import (
     PairTables,
     fanova_pure,
-    fanova_pure3,
     interaction_variance,
-    interaction_variance3,
     state_frequencies,
 )
-from genoattn.interpret.table import pair_table, triple_table
-from genoattn.models.block_sa import BlockSALin
+from genoattn.interpret.table import tuple_table
 from genoattn.system.rundir import Run
+
+Log = Callable[[str], None]
 
 
 @dataclass
@@ -136,48 +135,6 @@ def _confirmed(
     return pl.concat([ranked, conf], how="horizontal"), test
 
 
-def export_triples(
-    run: Run, ds: Dataset, cfg: ExportConfig, log: Callable[[str], None] = print
-) -> Export:
-    """Ranked, clumped, held-out-confirmed 3-way table of a run with order-3 blocks."""
-    genetic = run.predictor.genetic
-    if not isinstance(genetic, BlockSALin) or genetic.triples.shape[0] == 0:
-        raise GenoattnError(
-            "export --order 3: this run holds no 3-way interaction blocks; fit "
-            "--model ha (sparse HyperAttention) to learn them",
-            run.path,
-        )
-    freq = _frequencies(run, ds)
-    y_std = float(run.predictor.y_std)
-    trip = np.sort(genetic.triples.cpu().numpy(), axis=1)
-    order = np.argsort(genetic.triples.cpu().numpy(), axis=1)
-    # tables follow the stored locus order; permute their axes to the sorted order
-    e = (
-        torch.stack(
-            [t.permute(*o.tolist()) for t, o in zip(genetic.triple_tables, order, strict=True)]
-        )
-        * y_std
-    )
-    fa, fb, fc = freq[trip[:, 0]], freq[trip[:, 1]], freq[trip[:, 2]]
-    scores = interaction_variance3(e, fa, fb, fc).numpy()
-    o = np.argsort(-scores, kind="stable")
-    trip, scores, e = trip[o], scores[o], e[o]
-    log(f"export: {len(trip)} triples with a non-zero 3-way block")
-    ranked = pl.DataFrame(
-        {"idx_a": trip[:, 0], "idx_b": trip[:, 1], "idx_c": trip[:, 2], "score": scores}
-    )
-    ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
-    tuples = np.array(ranked.select("idx_a", "idx_b", "idx_c").to_numpy()).reshape(-1, 3)
-    stats, test = _confirmed(run, ds, ranked, tuples, cfg)
-    table = triple_table(ds.cohort.loci, tuples[:, 0], tuples[:, 1], tuples[:, 2], stats)
-    pos = {tuple(t): i for i, t in enumerate(trip.tolist())}
-    sel = [pos[tuple(t)] for t in tuples.tolist()]
-    pure = fanova_pure3(e[sel], fa[o][sel], fb[o][sel], fc[o][sel]).numpy()
-    alleles = _allele_table(ds, tuples, pure)
-    by_locus = _by_locus(ds, trip, scores)
-    return Export(table, tuples, alleles, pure, by_locus, test, bool(ds.binary))
-
-
 def _by_locus(ds: Dataset, tuples: np.ndarray, scores: np.ndarray) -> pl.DataFrame:
     """Best score of every locus that appears in a scored tuple, with its position."""
     by_locus = (
@@ -192,35 +149,66 @@ def _by_locus(ds: Dataset, tuples: np.ndarray, scores: np.ndarray) -> pl.DataFra
     )
 
 
-def export_pairs(
-    run: Run,
-    ds: Dataset,
-    cfg: ExportConfig,
-    log: Callable[[str], None] = print,
-    progress: bool = False,
-) -> Export:
-    """Ranked, clumped, held-out-confirmed pair table of a run (``progress``: bar on scoring)."""
-    freq = _frequencies(run, ds)
-    n_states = run.loci["n_states"].to_numpy()
-    pred = run.predictor
-    scale = float(pred.y_std) ** 2
-    tables = PairTables(pred.genetic, n_states, freq)
+@dataclass
+class _Candidates:
+    """Scored candidate tuples (k, order) of a run, best first, and their effect tables."""
+
+    tuples: np.ndarray
+    scores: np.ndarray
+    effects: Callable[[np.ndarray], torch.Tensor]  # rows of ``tuples`` -> (r, m, ..., m)
+
+
+def _pair_candidates(run: Run, freq: torch.Tensor, cfg: ExportConfig, progress: bool):
+    """Every locus pair scored in blocks; the best ``max(20 top, 200)`` kept."""
+    tables = PairTables(run.predictor.genetic, run.loci["n_states"].to_numpy(), freq)
+    scale = float(run.predictor.y_std) ** 2
     cand, scores = rank_pairs(tables, freq, scale, max(cfg.top * 20, 200), cfg.block, progress)
-    log(f"export: scored pairs; {len(cand)} candidates with a non-zero interaction")
-    ranked = pl.DataFrame({"idx_a": cand[:, 0], "idx_b": cand[:, 1], "score": scores})
+    return _Candidates(cand, scores, lambda rows: tables.pairs(cand[rows]))
+
+
+def _triple_candidates(run: Run, freq: torch.Tensor) -> _Candidates:
+    """Every stored 3-way block of the run's model, scored."""
+    effects = getattr(run.predictor.genetic, "triple_effects", None)
+    trip, e = effects() if effects is not None else (np.zeros((0, 3), dtype=np.int64), None)
+    if len(trip) == 0:
+        raise GenoattnError(
+            "export --order 3: this run holds no 3-way interaction blocks; fit "
+            "--model ha (sparse HyperAttention) to learn them",
+            run.path,
+        )
+    scale = float(run.predictor.y_std) ** 2
+    scores = interaction_variance(e, *(freq[trip[:, j]] for j in range(3))).numpy() * scale
+    o = np.argsort(-scores, kind="stable")
+    return _Candidates(trip[o], scores[o], lambda rows: e[o][rows])
+
+
+def export(run: Run, ds: Dataset, cfg: ExportConfig, log: Log = print, progress: bool = False):
+    """Ranked, clumped, held-out-confirmed table of the run's interactions of order ``cfg.order``
+    (pairs: every locus pair scored in blocks, ``progress`` a bar over them; triples: the model's
+    stored 3-way blocks)."""
+    freq = _frequencies(run, ds)
+    k = cfg.order
+    if k == 3:
+        cand = _triple_candidates(run, freq)
+        log(f"export: {len(cand.tuples)} triples with a non-zero 3-way block")
+    else:
+        cand = _pair_candidates(run, freq, cfg, progress)
+        log(f"export: scored pairs; {len(cand.tuples)} candidates with a non-zero interaction")
+    cols = [f"idx_{c}" for c in "abc"[:k]]
+    ranked = pl.DataFrame({**dict(zip(cols, cand.tuples.T, strict=True)), "score": cand.scores})
     ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
-    pairs = np.array(ranked.select("idx_a", "idx_b").to_numpy()).reshape(-1, 2)
-    stats, test = _confirmed(run, ds, ranked, pairs, cfg)
-    table = pair_table(ds.cohort.loci, pairs[:, 0], pairs[:, 1], stats)
-    e = tables.pairs(pairs) * float(pred.y_std)
-    pure = (
-        fanova_pure(e, freq[pairs[:, 0]], freq[pairs[:, 1]]).numpy()
-        if len(pairs)
-        else np.zeros((0, 1, 1))
-    )
-    alleles = _allele_table(ds, pairs, pure)
-    by_locus = _by_locus(ds, cand, scores)
-    return Export(table, pairs, alleles, pure, by_locus, test, bool(ds.binary))
+    tuples = np.array(ranked.select(cols).to_numpy()).reshape(-1, k)
+    stats, test = _confirmed(run, ds, ranked, tuples, cfg)
+    table = tuple_table(ds.cohort.loci, list(tuples.T), stats)
+    pos = {tuple(t): i for i, t in enumerate(cand.tuples.tolist())}
+    rows = np.array([pos[tuple(t)] for t in tuples.tolist()], dtype=np.int64)
+    pure = np.zeros((0, *([1] * k)))
+    if len(rows):
+        e = cand.effects(rows) * float(run.predictor.y_std)
+        pure = fanova_pure(e, *(freq[tuples[:, j]] for j in range(k))).numpy()
+    alleles = _allele_table(ds, tuples, pure)
+    by_locus = _by_locus(ds, cand.tuples, cand.scores)
+    return Export(table, tuples, alleles, pure, by_locus, test, bool(ds.binary))
 
 
 def split_rows(run: Run, ds: Dataset, split: str) -> np.ndarray:

@@ -134,7 +134,7 @@ def build_report(
 ) -> Path:
     """Export the run's top interactions, draw the figures and write ``out`` (one HTML file)."""
     from genoattn.data.load import load_dataset
-    from genoattn.interpret.export import export_pairs
+    from genoattn.interpret.export import export
     from genoattn.interpret.outputs import export_figures, export_tables
     from genoattn.system.rundir import load_run
 
@@ -152,13 +152,11 @@ def build_report(
         log(msg)
 
     ds = load_dataset(run.cfg.data, progress=progress, log=keep)
-    res = export_pairs(run, ds, ExportConfig(top=top), log=keep, progress=progress)
+    res = export(run, ds, ExportConfig(top=top), log=keep, progress=progress)
     table, alleles = export_tables(res, ds)
     extra = ""
     if run.info.get("n_triples"):  # HyperAttention runs: their 3-way blocks too
-        from genoattn.interpret.export import export_triples
-
-        tri = export_triples(run, ds, ExportConfig(order=3, top=top), log=keep)
+        tri = export(run, ds, ExportConfig(order=3, top=top), log=keep)
         title = f"3-way interactions (top {top} after LD clumping, confirmed on the test samples)"
         extra = _section(title, html_table(export_tables(tri, ds)[0]))
     with tempfile.TemporaryDirectory(prefix="genoattn-report-") as tmp:

@@ -24,7 +24,11 @@ def locus_columns(loci: pl.DataFrame, idx: np.ndarray, suffix: str) -> pl.DataFr
     return sub.rename({f: f"{f}_{suffix}" for f in LOCUS_FIELDS})
 
 
-def _tuple_table(loci: pl.DataFrame, idx: list[np.ndarray], extra: pl.DataFrame | None):
+def tuple_table(
+    loci: pl.DataFrame, idx: list[np.ndarray], extra: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Locus columns of each locus of each tuple (index arrays of shape (k,), one per locus,
+    suffixes _a, _b, _c), then ``extra``'s columns."""
     parts = [locus_columns(loci, i, s) for i, s in zip(idx, "abc", strict=False)]
     k = parts[0].height
     assert all(p.height == k for p in parts), "index arrays of different lengths"
@@ -38,7 +42,7 @@ def pair_table(
     loci: pl.DataFrame, idx_a: np.ndarray, idx_b: np.ndarray, extra: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """Locus columns of both loci of each pair (index arrays of shape (k,)), then ``extra``."""
-    return _tuple_table(loci, [idx_a, idx_b], extra)
+    return tuple_table(loci, [idx_a, idx_b], extra)
 
 
 def triple_table(
@@ -49,7 +53,7 @@ def triple_table(
     extra: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Locus columns of the three loci of each triple, then ``extra``'s columns."""
-    return _tuple_table(loci, [idx_a, idx_b, idx_c], extra)
+    return tuple_table(loci, [idx_a, idx_b, idx_c], extra)
 
 
 def _sig6(values: np.ndarray) -> list[str | None]:

@@ -228,14 +228,7 @@ def read_vcf(
     import allel
 
     path = require_file(path)
-    n_cols, first_format = _peek(path)
-    if n_cols <= 9:
-        raise GenoattnError("VCF has no sample columns (need FORMAT and at least one sample)", path)
-    if first_format is None:
-        raise GenoattnError("VCF has no variant records", path)
-    if "GT" not in first_format.split(":"):
-        raise GenoattnError(f"no GT field in FORMAT (first record has {first_format!r})", path)
-
+    n_cols = _checked_header(path)
     chunk_length = max(1, min(chunk_length, MAX_CHUNK_BYTES // (2 * (n_cols - 9))))
     bar = None
     if progress:
@@ -275,20 +268,37 @@ def read_vcf(
         writer.close(len(samples))
         states = np.load(out, mmap_mode="r", allow_pickle=False)
     else:
-        # Transpose block by block into the (n, l) result, releasing each block as it is copied.
-        states = np.empty((len(samples), sum(b.shape[0] for b in blocks)), dtype=np.int8)
-        j = 0
-        blocks.reverse()
-        while blocks:
-            blk = blocks.pop()
-            states[:, j : j + blk.shape[0]] = blk.T
-            j += blk.shape[0]
+        states = _sample_major(blocks, len(samples))
     if states.shape[1] == 0:
         raise GenoattnError("VCF has no variant records", path)
     loci = make_loci(
         meta["chrom"], meta["pos"], meta["id"], meta["ref"], meta["alt"], meta["labels"]
     )
     return Cohort(states, loci, samples)
+
+
+def _checked_header(path: Path) -> int:
+    """Columns of the VCF's header line, after checking it has samples, records and GT."""
+    n_cols, first_format = _peek(path)
+    if n_cols <= 9:
+        raise GenoattnError("VCF has no sample columns (need FORMAT and at least one sample)", path)
+    if first_format is None:
+        raise GenoattnError("VCF has no variant records", path)
+    if "GT" not in first_format.split(":"):
+        raise GenoattnError(f"no GT field in FORMAT (first record has {first_format!r})", path)
+    return n_cols
+
+
+def _sample_major(blocks: list[np.ndarray], n: int) -> np.ndarray:
+    """(n, l) int8 states from locus-major blocks (l_i, n), each released once it is copied."""
+    states = np.empty((n, sum(b.shape[0] for b in blocks)), dtype=np.int8)
+    j = 0
+    blocks.reverse()
+    while blocks:
+        blk = blocks.pop()
+        states[:, j : j + blk.shape[0]] = blk.T
+        j += blk.shape[0]
+    return states
 
 
 def _fail_on(stream: _CheckedStream, caught: list, path: Path) -> None:

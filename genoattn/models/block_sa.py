@@ -19,6 +19,7 @@ over the orderings of (a, b, c) of A_ijk V_jk.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -72,6 +73,48 @@ class BlockSALin(nn.Module):
             v = tables[idx]  # (b, k)
             y = y + torch.where(ok, v, torch.zeros_like(v)).sum(dim=1)
         return y
+
+    def stored_pairs(self) -> np.ndarray:
+        """(k, 2) the only locus pairs whose effect table can be non-zero."""
+        return self.pairs.cpu().numpy()
+
+    @torch.no_grad()
+    def pair_effects(self, tok: torch.Tensor, ia, ib, freq=None) -> torch.Tensor:
+        """Effect tables (len(ia), len(ib), m, m) of every pair in ia x ib (m = tok.shape[1]):
+        the stored tables, transposed for a pair stored as (b, a); zero for other pairs."""
+        m = tok.shape[1]
+        out = torch.zeros(len(ia), len(ib), m, m)
+        pos_a = {int(x): i for i, x in enumerate(ia)}
+        pos_b = {int(x): i for i, x in enumerate(ib)}
+        for (a, b), t in zip(self.pairs.tolist(), self.tables, strict=True):
+            for x, y, tt in ((a, b, t), (b, a, t.T)):
+                if x in pos_a and y in pos_b:
+                    out[pos_a[x], pos_b[y]] += tt[:m, :m]
+        return out
+
+    @torch.no_grad()
+    def listed_pair_effects(self, pairs: np.ndarray, m: int) -> torch.Tensor:
+        """Effect tables (k, m, m) of listed pairs (k, 2), looked up: O(k), not O(k^2)."""
+        stored = {
+            (a, b): t[:m, :m] for (a, b), t in zip(self.pairs.tolist(), self.tables, strict=True)
+        }
+        out = torch.zeros(len(pairs), m, m)
+        for i, (a, b) in enumerate(np.asarray(pairs).tolist()):
+            if (a, b) in stored:
+                out[i] += stored[(a, b)]
+            if (b, a) in stored:
+                out[i] += stored[(b, a)].T
+        return out
+
+    @torch.no_grad()
+    def triple_effects(self) -> tuple[np.ndarray, torch.Tensor]:
+        """The stored 3-way blocks: loci (k3, 3) in increasing order, and their tables
+        (k3, m, m, m) with the axes permuted to that order."""
+        loci = self.triples.cpu().numpy()
+        order = np.argsort(loci, axis=1)
+        tables = [t.permute(*o.tolist()) for t, o in zip(self.triple_tables, order, strict=True)]
+        m = self.triple_tables.shape[-1]
+        return np.sort(loci, axis=1), torch.stack(tables) if tables else torch.zeros(0, m, m, m)
 
     def to_dense(self, offsets: torch.Tensor, n_states: torch.Tensor) -> torch.Tensor:
         """Dense A (s, s) with the same predictions under full SA_lin (only for small |S|).

@@ -10,9 +10,13 @@ out_i = sum_{j_1..j_m} A V (the paper's order-3 A_ijk V_jk with CP-factorised C 
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from genoattn.errors import GenoattnError
 from genoattn.models.kernels import hyper_attention
 
 
@@ -78,6 +82,18 @@ class HyperAttention(nn.Module):
             g = g * (m.T @ m).view(r, p, r, p)
         return g.sum()
 
+    def pair_effects(self, tok: Tensor, ia, ib, freq: Tensor | None = None) -> Tensor:
+        """Effect tables (A, B, m, m) of every pair in ia x ib: the exact second-order part of
+        the linear form under independent loci (``ha_pair_block``); order 3 needs ``freq``."""
+        if self.softmax or self.causal or self.order not in (2, 3) or self.c.shape[1] != 1:
+            raise GenoattnError(
+                "export: only linear, non-causal HyperAttention of order 2 or 3 has "
+                "closed-form pair tables"
+            )
+        if self.order == 3 and freq is None:
+            raise GenoattnError("export: HyperAttention pair tables need state frequencies")
+        return ha_pair_block(self, tok, freq, np.asarray(ia), np.asarray(ib))
+
 
 class HyperAttentionBlock(nn.Module):
     """HyperAttention on embeddings (b, l, d_model) -> (b, l, d_model), for language models.
@@ -127,3 +143,82 @@ class HyperAttentionBlock(nn.Module):
         y = hyper_attention(q, ks, vs, eye, self.causal, self.softmax)  # (b, h, l, p)
         y = torch.einsum("bhlp,hpe->bhle", y, self.c)  # (b, h, l, d/h)
         return self.out(y.transpose(1, 2).reshape(b, l, d))
+
+
+# --- effect tables of the linear form (export) ----------------------------------------------
+#
+# The linear form sums T(s_i, s_j, s_k) = sum_rp q_r(s_i) U1_rp(s_j) U2_rp(s_k) c_p
+# (U_t = k_t v_t^T) over all index triples, repeated indices included. Its pair table for loci
+# a, b is the exact second-order part of that sum under independent loci: the six triples whose
+# indices are {a, b} (repeats), plus every triple (a, b, c) with c any other locus, averaged over
+# c's state frequencies. The 3-way table of distinct loci (a, b, c) is T summed over six orders.
+# All tables are on the latent scale of the genetic score, before any global-epistasis link.
+
+
+def _ha_factors(model: HyperAttention):
+    """q (s, r), U_t = k_t v_t^T (s, r, p) per key position, c (p,) of a linear HyperAttention."""
+    u = [k[:, :, None] * v[:, None, :] for k, v in zip(model.k_tables, model.v_tables, strict=True)]
+    return model.q_table, u, model.c[:, 0]
+
+
+@torch.no_grad()
+def ha_pair_block(
+    model: HyperAttention,
+    tok: torch.Tensor,
+    freq: torch.Tensor | None,
+    ia: np.ndarray,
+    ib: np.ndarray,
+) -> torch.Tensor:
+    """Pair tables (len(ia), len(ib), m, m) of a linear HyperAttention of order 2 or 3.
+
+    tok: (l, m) token of each (locus, state), 0 where the locus has fewer states; freq: (l, m).
+    """
+    q, u, c = _ha_factors(model)
+    ta, tb = tok[torch.as_tensor(ia)], tok[torch.as_tensor(ib)]  # (A, m), (B, m)
+    if model.order == 2:  # T(x, y) = q(x) . (U(y) c)
+        uc = u[0] @ c  # (s, r)
+        t_ab = torch.einsum("agr,bhr->abgh", q[ta], uc[tb])
+        return t_ab + torch.einsum("bhr,agr->abgh", q[tb], uc[ta])
+    u1, u2 = u
+
+    def t3(x, y, z):  # T over token blocks x, y, z (..., m) broadcast to (A, B, m, m)
+        return torch.einsum("...r,...rp,...rp,p->...", q[x], u1[y], u2[z], c)
+
+    g = ta[:, None, :, None].expand(len(ia), len(ib), -1, tb.shape[1])  # (A, B, m, m)
+    h = tb[None, :, None, :].expand_as(g)
+    e = t3(g, g, h) + t3(g, h, g) + t3(h, g, g) + t3(h, h, g) + t3(h, g, h) + t3(g, h, h)
+    # third locus c averaged over its states: sums over all loci minus loci a and b
+    f = freq.to(q.dtype)
+    mq = torch.einsum("lm,lmr->lr", f, q[tok])  # (l, r)
+    m1 = torch.einsum("lm,lmrp->lrp", f, u1[tok])  # (l, r, p)
+    m2 = torch.einsum("lm,lmrp->lrp", f, u2[tok])
+    ja, jb = torch.as_tensor(ia), torch.as_tensor(ib)
+
+    def rest(mt):  # (A, B, ...) sum over loci other than a and b
+        return mt.sum(0) - mt[ja][:, None] - mt[jb][None, :]
+
+    rq, r1, r2 = rest(mq), rest(m1), rest(m2)  # (A, B, r), (A, B, r, p) x 2
+    qa, qb, u1a, u1b, u2a, u2b = q[ta], q[tb], u1[ta], u1[tb], u2[ta], u2[tb]
+    e += torch.einsum("agr,bhrp,abrp,p->abgh", qa, u1b, r2, c)  # (a, b, c)
+    e += torch.einsum("bhr,agrp,abrp,p->abgh", qb, u1a, r2, c)  # (b, a, c)
+    e += torch.einsum("agr,abrp,bhrp,p->abgh", qa, r1, u2b, c)  # (a, c, b)
+    e += torch.einsum("bhr,abrp,agrp,p->abgh", qb, r1, u2a, c)  # (b, c, a)
+    e += torch.einsum("abr,agrp,bhrp,p->abgh", rq, u1a, u2b, c)  # (c, a, b)
+    e += torch.einsum("abr,bhrp,agrp,p->abgh", rq, u1b, u2a, c)  # (c, b, a)
+    return e
+
+
+@torch.no_grad()
+def ha_triple_tables(model: HyperAttention, tok: torch.Tensor, triples: np.ndarray) -> torch.Tensor:
+    """3-way tables (k, m, m, m) of distinct loci (a, b, c) of an order-3 linear HyperAttention:
+    T summed over the six orders of (a, b, c)."""
+    q, (u1, u2), c = _ha_factors(model)
+    t = tok[torch.as_tensor(np.asarray(triples).reshape(-1, 3))]  # (k, 3, m)
+    m = t.shape[-1]
+    idx = [t[:, j].reshape(-1, *([1] * j), m, *([1] * (2 - j))) for j in range(3)]
+    shape = (t.shape[0], m, m, m)
+    out = torch.zeros(shape, dtype=q.dtype)
+    for i, j, k in itertools.permutations(range(3)):
+        x, y, z = (idx[n].expand(shape) for n in (i, j, k))
+        out += torch.einsum("...r,...rp,...rp,p->...", q[x], u1[y], u2[z], c)
+    return out

@@ -128,6 +128,32 @@ class HyperFeatureAttention(nn.Module):
         tb = self._locus_tokens(lb)
         return self._effect(ta, tb) + self._effect(tb, ta).T
 
+    def _invariant_block(self, ta: Tensor, tb: Tensor) -> Tensor:
+        """A[ta, tb] = sum_h f_locus_h f_state_h v_locus_h(y) v_state_h(y) for token blocks
+        ta (a, m), tb (b, m) -> (a, b, m, m); padding tokens read locus/state 0 (masked later)."""
+        la, ga = self.token_locus[ta], self.token_state[ta]  # (a, m)
+        lb, gb = self.token_locus[tb], self.token_state[tb]
+        ql = self.q_locus[:, la.clamp(min=0)]  # (h, a, m, r)
+        kl = self.k_locus[:, lb.clamp(min=0)]  # (h, b, m, r)
+        f_loc = torch.einsum("hagr,hbkr->habgk", ql, kl)  # (h, a, b, m, m)
+        h = torch.arange(self.f_state.shape[0])
+        f_st = self.f_state[
+            h[:, None, None, None, None],
+            ga.clamp(min=0)[None, :, None, :, None],
+            gb.clamp(min=0)[None, None, :, None, :],
+        ]  # (h, a, b, m, m)
+        v = self.v_locus[:, lb.clamp(min=0)] * self.v_state[h[:, None, None], gb.clamp(min=0)]
+        return (f_loc * f_st * v[:, None, :, None, :]).sum(0)  # v: (h, b, m)
+
+    @torch.no_grad()
+    def pair_effects(self, tok: Tensor, ia, ib, freq: Tensor | None = None) -> Tensor:
+        """Effect tables (A, B, m, m) of every pair in ia x ib (see ``SALin.pair_effects``);
+        the linear form only."""
+        if self.softmax:
+            raise GenoattnError("export: softmax HyperFeatureAttention has no fixed pair table")
+        ta, tb = tok[torch.as_tensor(ia)], tok[torch.as_tensor(ib)]
+        return self._invariant_block(ta, tb) + self._invariant_block(tb, ta).permute(1, 0, 3, 2)
+
     def _locus_tokens(self, locus: int) -> Tensor:
         """Token indices of a locus, ordered by state code."""
         idx = torch.nonzero(self.token_locus == locus).flatten()

@@ -89,6 +89,25 @@ class SALin(nn.Module):
             raise ValueError("factors() needs a factorised SALin (rank is None)")
         return self.Wq, self.Wk, self.w
 
+    def _invariant_block(self, ta: Tensor, tb: Tensor) -> Tensor:
+        """A[ta, tb] for token blocks ta (a, m) and tb (b, m) -> (a, b, m, m)."""
+        if self.factorised:
+            wq, wk, w = self.factors()
+            q, k = wq[ta], wk[tb] * w[tb][..., None]  # (a, m, r), (b, m, r)
+            return torch.einsum("agr,bhr->abgh", q, k)
+        c = self.C * self.w[None, :]
+        return c[ta[:, None, :, None], tb[None, :, None, :]]
+
+    @torch.no_grad()
+    def pair_effects(self, tok: Tensor, ia, ib, freq: Tensor | None = None) -> Tensor:
+        """Effect tables E[g, h] = A[(a,g),(b,h)] + A[(b,h),(a,g)] of every pair in ia x ib.
+
+        tok: (l, m) token of each (locus, state), 0 where a locus has fewer states; ia, ib:
+        locus indices; freq is not needed (SA_lin has no third locus). Returns (A, B, m, m).
+        """
+        ta, tb = tok[torch.as_tensor(ia)], tok[torch.as_tensor(ib)]
+        return self._invariant_block(ta, tb) + self._invariant_block(tb, ta).permute(1, 0, 3, 2)
+
 
 class SoftmaxAttentionBlock(nn.Module):
     """Multi-head attention on embeddings (b, l, d_model) -> (b, l, d_model).

@@ -43,14 +43,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genoattn.config import FitConfig, ModelConfig
+from genoattn.config import AUTO_CANDIDATES, FitConfig, ModelConfig
 from genoattn.contract import SEQUENCE
 from genoattn.errors import GenoattnError
+from genoattn.system.outcome import AutoChoice, FitOutcome
+from genoattn.system.routes import additive_fit, fit_sparse, score
+from genoattn.system.sparse_link import fit_sparse_link
 
 Log = Callable[[str], None]
 
 SPARSE_DESIGN_BUDGET = 2**29  # bytes of the sparse pair design on sequence cohorts (512 MiB)
-CANDIDATES = ("additive", "sparse_sa", "sparse_sa_link", "sgd_sa_ge", "sgd_ha_ge")
+CANDIDATES = AUTO_CANDIDATES
 DEFAULT_LINK_UNITS = 4
 
 
@@ -110,11 +113,8 @@ def pair_cap(prep, mcfg: ModelConfig, budget: int = SPARSE_DESIGN_BUDGET) -> int
 
 
 def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
-    """Fit candidate ``name``; returns (route result tuple, its validation loss, its config), or
+    """Fit candidate ``name``; returns (its FitOutcome, its validation loss, its config), or
     None when the candidate does not fit the memory budget."""
-    from genoattn.system.fit import additive_fit, fit_sgd, fit_sparse
-    from genoattn.system.sparse_link import fit_sparse_link
-
     mcfg = candidate_config(name, cfg.model)
     if mcfg.fit == "sparse" and mcfg.kind != "additive" and prep.ds.cohort.kind == SEQUENCE:
         cap = pair_cap(prep, mcfg)
@@ -128,30 +128,29 @@ def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
         ccfg = dataclasses.replace(cfg, model=mcfg)
         # main effects warm-started from the additive fit on training samples (as fit() does)
         warm = additive_fit(prep, ccfg, refit_with_validation=False) if mcfg.main_effects else None
+        from genoattn.system.sgd import fit_sgd  # Lightning: only when an sgd candidate runs
+
         out = fit_sgd(prep, ccfg, work / "candidates" / name, False, log, warm)
-        return out, validation_loss(out[0], prep), mcfg
+        return out, validation_loss(out.predictor, prep), mcfg
     if mcfg.global_epistasis:
         out = fit_sparse_link(prep, mcfg, cfg.train.accelerator, log)
-        return out, float(out[3]["link_val_loss"]), mcfg
+        return out, float(out.link_val_loss), mcfg
     out = fit_sparse(prep, mcfg, cfg.train.accelerator, log)
-    selection = out[2]
+    selection = out.selection
     if mcfg.sparse.refit_with_validation and selection is not None and "val_loss" in selection:
         # refit on validation samples: score the selected model as the path scored it (before
         # the refit); the relaxation stage re-solves the chosen model, so this is the path minimum
         return out, float(selection["val_loss"].min()), mcfg
-    return out, validation_loss(out[0], prep), mcfg
+    return out, validation_loss(out.predictor, prep), mcfg
 
 
-def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log):
-    """The ``auto`` route: (predictor, history, selection, info) of the winning candidate.
+def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log) -> FitOutcome:
+    """The ``auto`` route: the :class:`FitOutcome` of the winning candidate.
 
     ``cfg.model`` is updated in place to the winner's config (kind, fit, global_epistasis), so
-    the run directory records the model it holds; ``info["result"]`` holds every candidate's
+    the run directory records the model it holds; ``outcome.auto`` holds every candidate's
     validation loss, time and split metrics, and the choice, for ``metrics.json``.
     """
-    from genoattn.system.fit import score
-    from genoattn.system.sparse_link import fit_sparse_link
-
     m = cfg.model
     if m.fit == "sparse" and m.global_epistasis:  # the sparse route with a link, chosen by hand
         return fit_sparse_link(prep, m, cfg.train.accelerator, log)
@@ -167,21 +166,20 @@ def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log):
             continue
         out, vl, mcfg = fitted
         seconds = time.perf_counter() - t0
-        record[name] = {"val_loss": vl, "seconds": seconds, **score(out[0], prep)}
+        record[name] = {"val_loss": vl, "seconds": seconds, **score(out.predictor, prep)}
         log(f"auto: {name} validation loss {vl:.4f} ({seconds:.1f} s)")
         if best is None or vl < best[1]:
             best = (name, vl, out, mcfg)
     if best is None:
         raise GenoattnError(f"fit auto: every candidate ({', '.join(names)}) was skipped")
     shutil.rmtree(work / "candidates", ignore_errors=True)
-    name, vl, (pred, history, selection, info), _ = best
-    winner = best[3]
+    name, vl, out, winner = best
     for f in dataclasses.fields(ModelConfig):
         setattr(m, f.name, getattr(winner, f.name))
     m.candidates = tuple(names)
     log(f"auto: chose {name} (validation loss {vl:.4f})")
-    result = {"auto": {"chosen": name, "candidates": record}}
-    return pred, history, selection, {**info, "auto_choice": name, "result": result}
+    out.auto = AutoChoice(name, record)
+    return out
 
 
 def summary(result: dict) -> str:

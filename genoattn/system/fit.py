@@ -1,14 +1,15 @@
 """``genoattn fit``: split, standardise, fit the chosen model, score every split, save the run.
 
-Three fitting routes share the readout (:class:`CohortPredictor`) and the run directory:
+Every fitting route returns a :class:`FitOutcome` and shares the readout (:class:`CohortPredictor`)
+and the run directory:
 
-* ``sparse`` (sa, additive): the hierarchical group-lasso fit of the SA_lin invariant
-  (``genoattn/sparse/``), turned into a :class:`BlockSALin`;
-* ``sgd`` (every kind): Lightning (``sgd.py``): main effects warm-started from the additive fit,
-  AdamW with scaled step sizes, a ridge penalty on the invariant, early stopping on validation
-  loss, checkpoints and resume (also under DDP);
-* ``ridge`` (rfa): the values of random-feature attention in closed form, ridge strength chosen on
-  validation samples.
+* ``sparse`` (sa, ha, additive) and ``ridge`` (rfa): ``routes.py``;
+* ``sgd`` (every kind): Lightning (``sgd.py``, imported only when it runs): main effects
+  warm-started from the additive fit, AdamW with scaled step sizes, a ridge penalty on the
+  invariant, early stopping on validation loss, checkpoints and resume (also under DDP);
+* ``auto``: candidates chosen by validation loss (``choose.py``).
+
+The path runs one way: fit -> choose -> sparse_link -> routes (and sgd -> routes).
 
 Test samples are used only to report metrics. Every run also fits the additive baseline (sparse
 main effects only) on the same split so that its metrics sit beside the model's.
@@ -21,223 +22,30 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import torch
 
-from genoattn.config import FitConfig, ModelConfig
-from genoattn.contract import Dataset, token_offsets
-from genoattn.models.block_sa import BlockSALin
-from genoattn.sparse.contrasts import fit_contrasts
-from genoattn.sparse.fit import SparseFit, fit_sparse_sa
-from genoattn.system.build import Vocab, build_genetic_model, vocab_of
-from genoattn.system.choose import fit_auto
-from genoattn.system.metrics import metrics
-from genoattn.system.predictor import CohortPredictor
+from genoattn.config import FitConfig
+from genoattn.contract import Dataset
+from genoattn.system.choose import fit_auto, summary
+from genoattn.system.outcome import FitOutcome
 from genoattn.system.resources import Resources
+from genoattn.system.routes import FitInputs, additive_fit, fit_ridge, fit_sparse, score
 from genoattn.system.rundir import (
+    Metrics,
+    RunInfo,
     check_resume,
     fingerprint,
     finish_run,
+    launched_rank,
     partial_dir,
     prepare_run_dir,
     save_run,
     write_run_info,
 )
-from genoattn.system.sgd import fit_sgd, launched_rank
 from genoattn.system.split import make_split, split_by_iid, split_labels
 
 Log = Callable[[str], None]
-
-
-class Prepared:
-    """Standardised trait and covariates of an aligned dataset, with its split and tokens."""
-
-    def __init__(self, ds: Dataset, split: dict[str, np.ndarray]):
-        self.ds, self.split = ds, split
-        tr = split["train"]
-        y = ds.y.astype(np.float64)
-        if ds.binary:
-            self.y_mean, self.y_std = 0.0, 1.0
-        else:
-            self.y_mean, self.y_std = float(y[tr].mean()), float(y[tr].std()) or 1.0
-        self.y = ((y - self.y_mean) / self.y_std).astype(np.float32)  # (n,)
-        cov = ds.covariates.astype(np.float64)
-        self.cov_mean = cov[tr].mean(0) if cov.shape[1] else np.zeros(0)
-        sd = cov[tr].std(0) if cov.shape[1] else np.zeros(0)
-        self.cov_std = np.where(sd > 0, sd, 1.0)
-        self.cov = ((cov - self.cov_mean) / self.cov_std).astype(np.float32)  # (n, c)
-        self.vocab: Vocab = vocab_of(ds.cohort.loci)
-
-    def predictor(
-        self, genetic: torch.nn.Module, global_epistasis: int = 0, n_main: int = 0
-    ) -> CohortPredictor:
-        return CohortPredictor(
-            genetic,
-            self.cov.shape[1],
-            self.ds.binary,
-            self.y_mean,
-            self.y_std,
-            torch.as_tensor(self.cov_mean, dtype=torch.float32),
-            torch.as_tensor(self.cov_std, dtype=torch.float32),
-            global_epistasis,
-            n_main,
-        )
-
-
-def device_of(accelerator: str) -> torch.device:
-    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-def predict_rows(
-    pred: CohortPredictor, ds: Dataset, rows: np.ndarray, batch: int = 512
-) -> np.ndarray:
-    """Predictions (trait units or probabilities) of the given sample rows."""
-    out = []
-    cov = torch.as_tensor(ds.covariates, dtype=torch.float32)
-    pred = pred.cpu().eval()
-    for i in range(0, len(rows), batch):
-        r = rows[i : i + batch]
-        tok = torch.as_tensor(ds.cohort.tokens(r), dtype=torch.int64)
-        out.append(pred.predict(tok, cov[r]).numpy())
-    return np.concatenate(out) if out else np.zeros(0)
-
-
-def score(pred: CohortPredictor, prep: Prepared) -> dict[str, dict]:
-    return {
-        name: metrics(prep.ds.y[rows], predict_rows(pred, prep.ds, rows), prep.ds.binary)
-        for name, rows in prep.split.items()
-        if len(rows)
-    }
-
-
-# --- sparse route -------------------------------------------------------------------------
-
-
-def block_model(fit: SparseFit, contrasts_table: np.ndarray, vocab: Vocab) -> BlockSALin:
-    """Turn the contrast-basis solution into the SA_lin invariant A (diagonal + pair blocks)."""
-    tl, ts = vocab.token_locus, vocab.token_state
-    diag = np.zeros(vocab.size, dtype=np.float64)
-    real = tl >= 0
-    diag[real] = (contrasts_table[real] * fit.main_beta[tl[real]]).sum(1)
-    m = vocab.max_states
-    offsets = token_offsets(vocab.n_states)
-
-    def z(a):  # (k_a, d) contrast vectors of locus a's states
-        return contrasts_table[offsets[a] + 1 : offsets[a] + 1 + vocab.n_states[a]]
-
-    tables = np.zeros((len(fit.pairs), m, m), dtype=np.float64)
-    for p, ((a, b), beta) in enumerate(zip(fit.pairs, fit.pair_beta, strict=True)):
-        za, zb = z(a), z(b)
-        tables[p, : len(za), : len(zb)] = za @ beta @ zb.T
-    t3 = np.zeros((len(fit.triples), m, m, m), dtype=np.float64)
-    for p, ((a, b, c), beta) in enumerate(zip(fit.triples, fit.triple_beta, strict=True)):
-        za, zb, zc = z(a), z(b), z(c)
-        t3[p, : len(za), : len(zb), : len(zc)] = np.einsum("gu,hv,kw,uvw->ghk", za, zb, zc, beta)
-    f32 = torch.float32
-    return BlockSALin(
-        torch.as_tensor(diag, dtype=f32),
-        torch.as_tensor(ts),
-        torch.as_tensor(np.asarray(fit.pairs).reshape(-1, 2)),
-        torch.as_tensor(tables, dtype=f32),
-        torch.as_tensor(np.asarray(fit.triples).reshape(-1, 3)),
-        torch.as_tensor(t3, dtype=f32),
-    )
-
-
-def fit_sparse(prep: Prepared, mcfg: ModelConfig, accelerator: str, log: Log):
-    """The hierarchical group-lasso route; returns (predictor, history, selection, info)."""
-    ds, split = prep.ds, prep.split
-    dev = device_of(accelerator)
-    tr, va = split["train"], split["val"]
-    # (n, l) int8 rows of each split: the genotypes travel to the device in compact form
-    st_tr = torch.as_tensor(np.ascontiguousarray(ds.cohort.states[tr]))
-    st_va = torch.as_tensor(np.ascontiguousarray(ds.cohort.states[va]))
-    contrasts = fit_contrasts(st_tr.numpy(), prep.vocab.n_states, mcfg.sparse.min_state_count)
-
-    def t(a):
-        return torch.as_tensor(a).to(dev)
-
-    scfg = copy.deepcopy(mcfg.sparse)
-    if mcfg.kind == "additive":
-        scfg.max_candidates = 0
-    if mcfg.kind == "ha" and scfg.max_triples == 0:
-        scfg.max_triples = 200
-    loss = "logistic" if ds.binary else "mse"
-    sol = fit_sparse_sa(
-        st_tr.to(dev),
-        t(prep.y[tr]),
-        t(prep.cov[tr]),
-        st_va.to(dev),
-        t(prep.y[va]),
-        t(prep.cov[va]),
-        contrasts,
-        loss,
-        scfg,
-        log,
-    )
-    genetic = block_model(sol, contrasts.table.astype(np.float64), prep.vocab)
-    pred = prep.predictor(genetic)
-    with torch.no_grad():
-        pred.cov_beta.copy_(torch.as_tensor(sol.cov_beta))
-        pred.bias.fill_(sol.intercept)
-    selection = pl.DataFrame(sol.trace)
-    history = selection.with_row_index("step").select("step", pl.col("stage"), pl.col("val_loss"))
-    info = {"genetic": "block", "n_pairs": int(len(sol.pairs)), "n_triples": int(len(sol.triples))}
-    return pred, history, selection, info
-
-
-# --- sgd route (Lightning): genoattn/system/sgd.py ----------------------------------------
-
-
-# --- ridge route (random-feature attention) ------------------------------------------------
-
-
-def fit_ridge(prep: Prepared, cfg: FitConfig, log: Log):
-    genetic = build_genetic_model(cfg.model, prep.vocab, cfg.train.seed)
-    ds, split = prep.ds, prep.split
-
-    def feats(rows):
-        with torch.no_grad():
-            return torch.cat(
-                [
-                    genetic.features(
-                        torch.as_tensor(ds.cohort.tokens(rows[i : i + 512]), dtype=torch.int64)
-                    )
-                    for i in range(0, len(rows), 512)
-                ]
-            )
-
-    f_tr, f_va = feats(split["train"]), feats(split["val"])
-    # covariates and the intercept are projected out first (values have no intercept)
-    y_tr = torch.as_tensor(prep.y[split["train"]], dtype=torch.float64)
-    c_tr = torch.as_tensor(
-        np.c_[np.ones(len(split["train"])), prep.cov[split["train"]]], dtype=torch.float64
-    )
-    coef = torch.linalg.lstsq(c_tr, y_tr[:, None]).solution[:, 0]
-    r_tr = y_tr - c_tr @ coef
-    c_va = torch.as_tensor(
-        np.c_[np.ones(len(split["val"])), prep.cov[split["val"]]], dtype=torch.float64
-    )
-    y_va = torch.as_tensor(prep.y[split["val"]], dtype=torch.float64)
-    scale = float((f_tr.double() ** 2).sum(1).mean())
-    history, best = [], (np.inf, None, None)
-    for lam in np.geomspace(1e2, 1e-5, 15) * scale:
-        v = genetic.fit_ridge(f_tr, r_tr, float(lam)).flatten().double()
-        vl = float(((y_va - c_va @ coef - f_va.double() @ v) ** 2).mean() / 2)
-        history.append({"step": len(history), "lam": float(lam), "val_loss": vl})
-        if vl < best[0]:
-            best = (vl, float(lam), v.clone())
-    with torch.no_grad():
-        genetic.values.copy_(best[2].view_as(genetic.values).float())
-    log(f"ridge: lambda {best[1]:.4g}, validation loss {best[0]:.4f}")
-    pred = prep.predictor(genetic)
-    with torch.no_grad():
-        pred.bias.fill_(float(coef[0]))
-        pred.cov_beta.copy_(coef[1:].float())
-    return pred, pl.DataFrame(history), None, {"genetic": "module"}
 
 
 def _absolute_inputs(cfg: FitConfig) -> FitConfig:
@@ -250,7 +58,46 @@ def _absolute_inputs(cfg: FitConfig) -> FitConfig:
     return out
 
 
-# --- the command --------------------------------------------------------------------------
+class FitResult(dict):
+    """What :func:`fit` returns: the run directory, its :class:`Metrics` and :class:`RunInfo`.
+
+    As a dict it is metrics.json's content (``result["test"]["r2"]``, ``json.dumps(result)``);
+    the typed records are its attributes.
+    """
+
+    def __init__(self, run_dir: Path, metrics: Metrics, info: RunInfo):
+        super().__init__(metrics.to_json())
+        self.run_dir, self.metrics, self.info = run_dir, metrics, info
+
+    def summary(self) -> str:
+        """One line: the model, its route and time, each split's scores, the baseline."""
+
+        def fmt(m: dict) -> str:
+            keys = [k for k in ("r2", "pearson", "auc") if k in m]
+            return ", ".join(f"{k} {m[k]:.3f}" for k in keys)
+
+        m = self.metrics
+        parts = [f"{m.model} ({m.fit}, {m.seconds:.1f} s)"]
+        parts += [f"{s}: {fmt(m.splits[s])}" for s in ("train", "val", "test") if s in m.splits]
+        if m.additive and "test" in m.additive:
+            parts.append(f"additive baseline test: {fmt(m.additive['test'])}")
+        if m.auto:
+            parts.append(summary(m.to_json()))
+        return " | ".join(parts)
+
+
+def _route(prep: FitInputs, cfg: FitConfig, work: Path, resume: bool, warm, log: Log) -> FitOutcome:
+    """Run the route ``cfg.model`` names (auto may rewrite ``cfg.model`` to its winner)."""
+    m = cfg.model
+    if m.fit == "auto" or m.global_epistasis and m.fit == "sparse":
+        return fit_auto(prep, cfg, work, resume, log)
+    if m.fit == "sparse":
+        return fit_sparse(prep, m, cfg.train.accelerator, log)
+    if m.fit == "ridge":
+        return fit_ridge(prep, cfg, log)
+    from genoattn.system.sgd import fit_sgd  # Lightning: imported only by the route that uses it
+
+    return fit_sgd(prep, cfg, work, resume, log, warm)
 
 
 def _split(ds: Dataset, cfg: FitConfig, work: Path, resume: bool, rank0: bool, log: Log):
@@ -276,19 +123,6 @@ def _split(ds: Dataset, cfg: FitConfig, work: Path, resume: bool, rank0: bool, l
     return split
 
 
-def additive_fit(prep: Prepared, cfg: FitConfig, refit_with_validation: bool = True):
-    """The additive (sparse main effects) fit on the same split.
-
-    The baseline is refit on training + validation samples like every sparse fit; the warm
-    start of an sgd fit is not (``refit_with_validation=False``), or its early stopping would
-    watch a validation loss of samples the starting point was fit on.
-    """
-    add_cfg = copy.deepcopy(cfg.model)
-    add_cfg.kind, add_cfg.fit = "additive", "sparse"
-    add_cfg.sparse.refit_with_validation = refit_with_validation
-    return fit_sparse(prep, add_cfg, cfg.train.accelerator, lambda s: None)[0]
-
-
 def fit(
     ds: Dataset,
     cfg: FitConfig,
@@ -299,12 +133,12 @@ def fit(
     baseline: bool = True,
     log: Log = print,
     resources: Resources | None = None,
-) -> dict:
-    """Fit ``cfg.model`` on ``ds`` and write the run directory; returns the metrics.
+) -> FitResult | None:
+    """Fit ``cfg.model`` on ``ds`` and write the run directory; returns its metrics and record.
 
     Under DDP with Lightning's ``ddp`` strategy every rank runs this function (the command line
     is re-run per rank): only global rank 0 prepares, writes and publishes the run directory and
-    scores the model; the other ranks train and return ``{}``. With ``ddp_spawn`` only the
+    scores the model; the other ranks train and return None. With ``ddp_spawn`` only the
     training runs in other processes.
     """
     res = resources or Resources()
@@ -316,7 +150,7 @@ def fit(
             check_resume(work, fingerprint(ds, cfg), resume)
         torch.manual_seed(cfg.train.seed)
         split = _split(ds, cfg, work, resume, rank0, log)
-        prep = Prepared(ds, split)
+        prep = FitInputs(ds, split)
     m = cfg.model
     add_pred = warm = None
     want_additive = baseline and not (m.kind == "additive" and m.fit == "sparse")
@@ -327,39 +161,26 @@ def fit(
             warm = additive_fit(prep, cfg, refit_with_validation=False)
     t0 = time.perf_counter()
     with res.stage("fit"):
-        if m.fit == "auto" or m.global_epistasis and m.fit == "sparse":  # sets cfg.model
-            pred, history, selection, info = fit_auto(prep, cfg, work, resume, log)
-        elif m.fit == "sparse":
-            pred, history, selection, info = fit_sparse(prep, m, cfg.train.accelerator, log)
-        elif m.fit == "ridge":
-            pred, history, selection, info = fit_ridge(prep, cfg, log)
-        else:
-            pred, history, selection, info = fit_sgd(prep, cfg, work, resume, log, warm)
+        out = _route(prep, cfg, work, resume, warm, log)
     if not rank0:
-        return {}
-    result: dict = {"model": cfg.model.kind, "fit": cfg.model.fit}
-    result["seconds"] = time.perf_counter() - t0
-    result.update(info.pop("result", {}))  # fit auto: every candidate's validation loss
+        return None
+    seconds = time.perf_counter() - t0
     with res.stage("score"):
-        result.update(score(pred, prep))
-        if want_additive:
-            result["additive"] = score(add_pred, prep)
+        add_scores = score(add_pred, prep) if want_additive else None
+        auto = out.auto.to_json() if out.auto else None
+        result = Metrics(cfg.model.kind, cfg.model.fit, seconds, score(out.predictor, prep),
+                         add_scores, auto)  # fmt: skip
     n = ds.cohort.n_samples
-    info = {
-        **info,
-        "trait": ds.trait,
-        "binary": bool(ds.binary),
-        "covariates": list(ds.covariate_names),
-        "n_samples": int(n),
-        "n_loci": int(ds.cohort.n_loci),
-        "kind": ds.cohort.kind,
-    }
+    info = RunInfo.from_json(out.run_fields())
+    info.trait, info.binary, info.kind = ds.trait, bool(ds.binary), ds.cohort.kind
+    info.covariates = list(ds.covariate_names)
+    info.n_samples, info.n_loci = int(n), int(ds.cohort.n_loci)
     with res.stage("save"):
         labels = split_labels(n, split)
-        args = (work, _absolute_inputs(cfg), info, pred, ds.cohort.loci, ds.cohort.samples)
-        save_run(*args, labels, result, history, selection)
+        args = (work, _absolute_inputs(cfg), info, out.predictor, ds.cohort.loci)
+        save_run(*args, ds.cohort.samples, labels, result, out.history, out.selection)
     # run.json states what the run cost: every stage up to here (export adds nothing to it)
-    info["resources"] = res.report()
+    info.resources = res.report()
     write_run_info(work, info)
     finish_run(work, run_dir)
-    return result
+    return FitResult(run_dir, result, info)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
@@ -23,13 +22,29 @@ def pearson_r(y: np.ndarray, pred: np.ndarray) -> float:
     return float((y * p).sum()) / den if den > 0 else float("nan")
 
 
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of x, shape (n,), ties given their average rank (scipy's ``rankdata``).
+
+    Written in numpy so that scoring a fit does not import ``scipy.stats`` (about 0.6 s).
+    """
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    new = np.r_[True, xs[1:] != xs[:-1]] if len(xs) else np.zeros(0, dtype=bool)
+    group = np.cumsum(new) - 1  # tie group of each sorted position
+    start = np.flatnonzero(new)  # 0-based first position of each group
+    mean_rank = start + (np.bincount(group) + 1) / 2.0
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = mean_rank[group]
+    return ranks
+
+
 def auc_score(y: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve via the Mann-Whitney U statistic (ties get half credit)."""
     y = np.asarray(y).astype(bool)
     n1, n0 = int(y.sum()), int((~y).sum())
     if n1 == 0 or n0 == 0:
         return float("nan")
-    ranks = rankdata(score)
+    ranks = average_ranks(np.asarray(score, dtype=np.float64))
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 

@@ -12,6 +12,7 @@ missing-value rule. Both are counted in the log.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +20,10 @@ import numpy as np
 import polars as pl
 import torch
 
+from genoattn.config import DataConfig, QCConfig
 from genoattn.contract import MISSING, SEQUENCE, Cohort, states_to_tokens, token_offsets
 from genoattn.errors import GenoattnError
+from genoattn.system.predictor import predict_batched
 from genoattn.system.rundir import Run
 
 
@@ -118,14 +121,12 @@ def predict_cohort(
     Raises:
         GenoattnError: kind mismatch; no run locus found; a run with covariates and none given.
     """
-    if cohort.kind != run.info.get("kind", cohort.kind):
-        raise GenoattnError(
-            f"this run was fit on {run.info['kind']} data, got {cohort.kind}", label
-        )
+    if cohort.kind != run.info.kind:
+        raise GenoattnError(f"this run was fit on {run.info.kind} data, got {cohort.kind}", label)
     pred = run.predictor
     c = pred.cov_beta.numel()
     if c and covariates is None and not training_means:
-        names = ", ".join(run.info.get("covariates", [])) or f"{c} covariates"
+        names = ", ".join(run.info.covariates) or f"{c} covariates"
         raise GenoattnError(
             f"this run was fit with covariates ({names}): give --covar FILE, or --no-covar to "
             "set them to the training means",
@@ -138,11 +139,7 @@ def predict_cohort(
     if covariates is not None:  # a sample's missing covariate is set to the training mean
         given = torch.as_tensor(covariates, dtype=torch.float32)
         cov = torch.where(torch.isnan(given), cov, given)
-    out = []
-    for i in range(0, cohort.n_samples, batch):
-        tok = torch.as_tensor(states_to_tokens(states[i : i + batch], offsets), dtype=torch.int64)
-        out.append(pred.predict(tok, cov[i : i + batch]).numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+    return predict_batched(pred, lambda sl: states_to_tokens(states[sl], offsets), cov, batch)
 
 
 def prediction_table(
@@ -164,7 +161,7 @@ def run_alphabet(run: Run) -> str | None:
     """The FASTA alphabet a sequence run was fit on (None for genotype runs)."""
     from genoattn.io.fasta import ALPHABETS, infer_alphabet
 
-    if run.info.get("kind") != SEQUENCE:
+    if run.info.kind != SEQUENCE:
         return None
     chroms = set(run.loci["chrom"].to_list())
     if len(chroms) == 1 and next(iter(chroms)) in ALPHABETS:
@@ -185,3 +182,35 @@ def family_ids(bfile: str | Path, samples: np.ndarray) -> np.ndarray:
         if len(parts) >= 2:
             fid[parts[1]] = parts[0]
     return np.asarray([fid.get(str(s), str(s)) for s in samples], dtype=object)
+
+
+def predict_inputs(
+    run: Run,
+    data: DataConfig,
+    covar: str | Path | None = None,
+    training_means: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> pl.DataFrame:
+    """The ``predict`` table (FID IID PRED) of the cohort ``data`` names, with a fitted run.
+
+    No QC is applied; a FASTA without an alphabet is read as the run's. Covariates are read from
+    ``covar`` (columns named as in the run) or, with ``training_means``, set to the training
+    means.
+    """
+    from genoattn.data.load import load_genotypes
+
+    data = copy.deepcopy(data)
+    data.qc = QCConfig(drop_monomorphic=False)  # predict never filters loci or samples
+    if data.fasta is not None and data.alphabet is None:
+        data.alphabet = run_alphabet(run)  # read as the run's alphabet, not re-inferred
+    cohort = load_genotypes(data, progress=progress, log=log)
+    cov = None
+    if covar is not None and run.info.covariates:
+        from genoattn.io.table import read_covariates
+
+        cov = read_covariates(covar, list(run.info.covariates), cohort.samples)[0]
+    label = str(data.vcf or data.bfile or data.pfile or data.fasta or data.zarr)
+    pred = predict_cohort(run, cohort, label, cov, log=log, training_means=training_means)
+    fids = family_ids(data.bfile, cohort.samples) if data.bfile is not None else None
+    return prediction_table(cohort.samples, pred, fids)

@@ -16,6 +16,9 @@ represent on its own (the sgd route warm-starts it from the additive fit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -87,3 +90,25 @@ class CohortPredictor(nn.Module):
         if self.binary:
             return torch.sigmoid(eta)
         return eta * self.y_std + self.y_mean
+
+
+@torch.no_grad()
+def predict_batched(
+    pred: CohortPredictor,
+    tokens: Callable[[slice], np.ndarray],
+    cov: torch.Tensor,
+    batch: int = 512,
+) -> np.ndarray:
+    """Predictions (trait units or probabilities) of the n samples of ``cov`` (n, c), in batches.
+
+    ``tokens(sl)`` gives the (b, l) int tokens of the samples ``sl`` (a slice of 0..n), so the
+    cohort is tokenised one batch at a time.
+    """
+    pred = pred.cpu().eval()
+    n = cov.shape[0]
+    out = []
+    for i in range(0, n, batch):
+        sl = slice(i, min(i + batch, n))
+        tok = torch.as_tensor(tokens(sl), dtype=torch.int64)
+        out.append(pred.predict(tok, cov[sl]).numpy())
+    return np.concatenate(out) if out else np.zeros(0)

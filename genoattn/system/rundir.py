@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -37,22 +37,126 @@ from genoattn.system.split import split_from_labels
 FORMAT = "genoattn-run-1"
 
 
+class _JsonRecord:
+    """Dict-style reads (``info["binary"]``, ``info.get("kind")``) of a record's JSON layout,
+    for code written against the dicts these records replace."""
+
+    def to_json(self) -> dict:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str):
+        return self.to_json()[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.to_json()
+
+    def get(self, key: str, default=None):
+        return self.to_json().get(key, default)
+
+
+@dataclass
+class RunInfo(_JsonRecord):
+    """run.json: what the run was fit on and how its genetic model is rebuilt.
+
+    ``genetic`` is "block" (a BlockSALin of ``n_pairs`` / ``n_triples`` blocks) or "module"
+    (the model the config builds). Fields absent from an older run.json keep their defaults.
+    """
+
+    genetic: str
+    trait: str = ""
+    binary: bool = False
+    covariates: list[str] = field(default_factory=list)
+    n_samples: int = 0
+    n_loci: int = 0
+    kind: str = "genotype"
+    n_pairs: int = 0
+    n_triples: int = 0
+    main_effects: int | None = None
+    link_round: int | None = None
+    link_val_loss: float | None = None
+    auto_choice: str | None = None
+    resources: dict | None = None
+
+    #: written only for block models (as format genoattn-run-1 always has)
+    _BLOCK_ONLY = ("n_pairs", "n_triples")
+
+    def to_json(self) -> dict:
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None or (f.name in self._BLOCK_ONLY and self.genetic != "block"):
+                continue
+            out[f.name] = list(v) if f.name == "covariates" else v
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> RunInfo:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Metrics(_JsonRecord):
+    """metrics.json: the model's scores per split, the additive baseline's, and fit: auto's.
+
+    ``splits`` maps "train" / "val" / "test" to ``{"n", "r2", "pearson"[, "auc"]}``; on disk
+    they sit at the top level beside ``model``, ``fit`` and ``seconds``.
+    """
+
+    model: str = ""
+    fit: str = ""
+    seconds: float = 0.0
+    splits: dict[str, dict] = field(default_factory=dict)
+    additive: dict[str, dict] | None = None
+    auto: dict | None = None
+
+    def to_json(self) -> dict:
+        out: dict = {"model": self.model, "fit": self.fit, "seconds": self.seconds}
+        if self.auto is not None:
+            out["auto"] = self.auto
+        out |= self.splits
+        if self.additive is not None:
+            out["additive"] = self.additive
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> Metrics:
+        known = ("model", "fit", "seconds", "additive", "auto")
+        splits = {k: v for k, v in d.items() if k not in known}
+        return cls(d.get("model", ""), d.get("fit", ""), d.get("seconds", 0.0), splits,
+                   d.get("additive"), d.get("auto"))  # fmt: skip
+
+
 @dataclass
 class Run:
     """A loaded run: its config, model, training loci, samples and split."""
 
     path: Path
     cfg: FitConfig
-    info: dict
+    info: RunInfo
     predictor: CohortPredictor
     loci: pl.DataFrame
     samples: np.ndarray
     split: dict[str, np.ndarray]
-    metrics: dict
+    metrics: Metrics
 
     @property
     def vocab(self) -> Vocab:
         return vocab_of(self.loci)
+
+
+def launched_rank() -> int:
+    """Global rank of this process as set by a DDP launcher (0 for the launching process).
+
+    Lightning's ``ddp`` strategy re-runs the command line with LOCAL_RANK / NODE_RANK set; torchrun
+    and SLURM set RANK / SLURM_PROCID. A process started none of these ways is rank 0.
+    """
+    for key in ("RANK", "SLURM_PROCID"):
+        if os.environ.get(key, "").isdigit() and int(os.environ[key]) > 0:
+            return int(os.environ[key])
+    local = int(os.environ.get("LOCAL_RANK", "0") or 0)
+    node = int(os.environ.get("NODE_RANK", "0") or 0)
+    return local + node * 1_000  # any non-zero value marks a worker
 
 
 def partial_dir(run_dir: Path) -> Path:
@@ -140,12 +244,12 @@ def check_resume(work: Path, fp: dict, resume: bool) -> None:
 def save_run(
     work: Path,
     cfg: FitConfig,
-    info: dict,
+    info: RunInfo,
     predictor: CohortPredictor,
     loci: pl.DataFrame,
     samples: np.ndarray,
     split_labels: np.ndarray,
-    metrics: dict,
+    metrics: Metrics,
     history: pl.DataFrame,
     selection: pl.DataFrame | None = None,
 ) -> None:
@@ -158,15 +262,15 @@ def save_run(
     pl.DataFrame({"IID": [str(s) for s in samples], "split": list(split_labels)}).write_csv(
         work / "split.tsv", separator="\t"
     )
-    (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (work / "metrics.json").write_text(json.dumps(metrics.to_json(), indent=2))
     history.write_csv(work / "history.tsv", separator="\t")
     if selection is not None:
         selection.write_csv(work / "selection.tsv", separator="\t")
 
 
-def write_run_info(work: Path, info: dict) -> None:
+def write_run_info(work: Path, info: RunInfo) -> None:
     """(Re)write run.json of the working directory."""
-    (work / "run.json").write_text(json.dumps({"format": FORMAT, **info}, indent=2))
+    (work / "run.json").write_text(json.dumps({"format": FORMAT, **info.to_json()}, indent=2))
 
 
 def finish_run(work: Path, run_dir: Path) -> None:
@@ -193,24 +297,25 @@ def load_run(run_dir: str | Path) -> Run:
         if not (p / name).is_file():
             raise GenoattnError(f"not a complete run: {name} is missing", p)
     try:
-        info = json.loads((p / "run.json").read_text())
+        raw_info = json.loads((p / "run.json").read_text())
         cfg = from_dict(FitConfig, yaml.safe_load((p / "config.yaml").read_text()))
         loci = pl.read_parquet(p / "loci.parquet")
         split_df = pl.read_csv(p / "split.tsv", separator="\t", schema_overrides={"IID": pl.String})
         state = load_file(str(p / "model.safetensors"))
     except (OSError, ValueError, yaml.YAMLError, pl.exceptions.PolarsError) as e:
         raise GenoattnError(f"cannot read run ({type(e).__name__}: {e})", p) from None
-    if info.get("format") != FORMAT:
-        raise GenoattnError(f"unknown run format {info.get('format')!r}, expected {FORMAT}", p)
+    if raw_info.get("format") != FORMAT:
+        raise GenoattnError(f"unknown run format {raw_info.get('format')!r}, expected {FORMAT}", p)
+    info = RunInfo.from_json(raw_info)
     vocab = vocab_of(loci)
-    if info["genetic"] == "block":
-        genetic = empty_block_model(vocab, int(info["n_pairs"]), int(info.get("n_triples", 0)))
+    if info.genetic == "block":
+        genetic = empty_block_model(vocab, info.n_pairs, info.n_triples)
     else:
         genetic = build_genetic_model(cfg.model, vocab, cfg.train.seed)
     pred = CohortPredictor(
         genetic,
-        len(info["covariates"]),
-        bool(info["binary"]),
+        len(info.covariates),
+        bool(info.binary),
         global_epistasis=cfg.model.global_epistasis,
         n_main=int(state["main"].shape[0]) if "main" in state else 0,
     )
@@ -219,7 +324,8 @@ def load_run(run_dir: str | Path) -> Run:
     except RuntimeError as e:
         raise GenoattnError(f"model.safetensors does not match the run's config ({e})", p) from None
     pred.eval()
-    metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() else {}
+    m = p / "metrics.json"
+    metrics = Metrics.from_json(json.loads(m.read_text())) if m.exists() else Metrics()
     return Run(
         p,
         cfg,

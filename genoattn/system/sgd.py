@@ -36,23 +36,11 @@ from genoattn.system.build import (
     scale_initial_output,
 )
 from genoattn.system.lit import CohortSystem, TokenDataModule
+from genoattn.system.outcome import FitOutcome
 from genoattn.system.predictor import CohortPredictor
+from genoattn.system.rundir import launched_rank
 
 Log = Callable[[str], None]
-
-
-def launched_rank() -> int:
-    """Global rank of this process as set by a DDP launcher (0 for the launching process).
-
-    Lightning's ``ddp`` strategy re-runs the command line with LOCAL_RANK / NODE_RANK set; torchrun
-    and SLURM set RANK / SLURM_PROCID. A process started none of these ways is rank 0.
-    """
-    for key in ("RANK", "SLURM_PROCID"):
-        if os.environ.get(key, "").isdigit() and int(os.environ[key]) > 0:
-            return int(os.environ[key])
-    local = int(os.environ.get("LOCAL_RANK", "0") or 0)
-    node = int(os.environ.get("NODE_RANK", "0") or 0)
-    return local + node * 1_000  # any non-zero value marks a worker
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -112,8 +100,8 @@ def _trainer(cfg: FitConfig, ckpt_dir: Path, callbacks: list) -> L.Trainer:
 
 def fit_sgd(
     prep, cfg: FitConfig, work: Path, resume: bool, log: Log, warm: CohortPredictor | None = None
-):
-    """Train with Lightning; returns (predictor, history, None, info) like the other routes.
+) -> FitOutcome:
+    """Train with Lightning; returns the :class:`FitOutcome` of the best-epoch weights.
 
     ``warm``: the additive fit of the same split (main effects, covariates, intercept).
     """
@@ -160,8 +148,7 @@ def fit_sgd(
         history or [{"epoch": 0, "train_loss": float("nan"), "val_loss": float("nan")}]
     )
     n_main = int(pred.main.numel()) if pred.main is not None else 0
-    info = {"genetic": "module", "main_effects": n_main}
-    return system.predictor.cpu(), frame, None, info
+    return FitOutcome(system.predictor.cpu(), frame, main_effects=n_main)
 
 
 def sgd_curve_summary(history: pl.DataFrame) -> str:

@@ -37,6 +37,8 @@ from torch.nn.functional import softplus
 
 from genoattn.config import ModelConfig
 from genoattn.errors import GenoattnError
+from genoattn.system.outcome import FitOutcome
+from genoattn.system.routes import fit_sparse
 
 Log = Callable[[str], None]
 
@@ -201,12 +203,11 @@ def _compose(prep, pred, link: Link):
     return out
 
 
-def fit_sparse_link(prep, mcfg: ModelConfig, accelerator: str, log: Log, rounds: int = 2):
-    """The sparse route with a monotone output link; returns (predictor, history, selection, info)
-    like the routes of ``genoattn/system/fit.py``."""
+def fit_sparse_link(
+    prep, mcfg: ModelConfig, accelerator: str, log: Log, rounds: int = 2
+) -> FitOutcome:
+    """The sparse route with a monotone output link (``routes.fit_sparse`` inside)."""
     import polars as pl
-
-    from genoattn.system.fit import fit_sparse
 
     if prep.ds.binary:
         raise GenoattnError(
@@ -223,7 +224,8 @@ def fit_sparse_link(prep, mcfg: ModelConfig, accelerator: str, log: Log, rounds:
     target, best, history = prep.y, None, []
     for r in range(rounds + 1):
         t0 = time.perf_counter()
-        pred, _, selection, info = fit_sparse(_with_target(prep, target), inner, accelerator, log)
+        fitted = fit_sparse(_with_target(prep, target), inner, accelerator, log)
+        pred = fitted.predictor
         t1 = time.perf_counter()
         u_tr, u_va = _latent(pred, prep, tr), _latent(pred, prep, va)
         link = fit_link(u_tr, y[tr], cov[tr], k)
@@ -235,16 +237,17 @@ def fit_sparse_link(prep, mcfg: ModelConfig, accelerator: str, log: Log, rounds:
         )
         history.append({"step": r, "stage": "link", "train_loss": tl, "val_loss": vl})
         if best is None or vl < best[0]:
-            best = (vl, r, target, pred, link, selection, info)
+            best = (vl, r, target, link, fitted)
         target = link.linearise(y, cov).float().numpy()
-    vl, r, target, pred, link, selection, info = best
+    vl, r, target, link, fitted = best
     if mcfg.sparse.refit_with_validation:
         final = copy.deepcopy(inner)
         final.sparse.refit_with_validation = True
-        pred, _, selection, info = fit_sparse(_with_target(prep, target), final, accelerator, log)
+        fitted = fit_sparse(_with_target(prep, target), final, accelerator, log)
+        pred = fitted.predictor
         rows = np.concatenate([tr, va])
         link = fit_link(_latent(pred, prep, rows), y[rows], cov[rows], k)
     log(f"sparse link: round {r} chosen (validation loss {vl:.4f})")
-    out = _compose(prep, pred, link)
-    info = {**info, "link_round": int(r), "link_val_loss": vl}
-    return out, pl.DataFrame(history), selection, info
+    fitted.predictor = _compose(prep, fitted.predictor, link)
+    fitted.history, fitted.link_round, fitted.link_val_loss = pl.DataFrame(history), int(r), vl
+    return fitted

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from genoattn.contract import MISSING, Dataset
+from genoattn.data.standardise import standardise
 from genoattn.interpret.scan.fast import quantise_trait
 from genoattn.interpret.scan.kernels import _EPS
 
@@ -115,10 +116,7 @@ def prepare(dataset: Dataset, rows=None, log: Callable = print) -> ScanInputs:
     y = dataset.y[rows].astype(np.float64)
     y_mean = float(y.mean()) if len(y) else 0.0
     y = y - y_mean
-    z = dataset.covariates[rows].astype(np.float64)
-    if z.shape[1]:
-        sd = z.std(axis=0)
-        z = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    z = standardise(dataset.covariates[rows])
     n, c = z.shape
     cols = [np.ones(n), y, y * y, *z.T, *(z * y[:, None]).T]
     cols += [z[:, j] * z[:, k] for j in range(c) for k in range(j, c)]
