@@ -124,6 +124,9 @@ class SparseFitConfig:
     work_budget_mb: a solver working set is materialised as a dense (n, p_work) design when it
         takes at most this many MB; otherwise the solver runs through the blocked operator over
         the int8 states (no design ever exceeds this bound).
+    selection: how each penalty is chosen: holdout (the validation samples) or cv (K-fold on
+        the training + validation samples, ``cv_folds`` folds seeded by ``cv_seed``; see
+        genoattn/sparse/cv.py).
     """
 
     n_lambda: int = 16
@@ -142,8 +145,14 @@ class SparseFitConfig:
     select_se: float = 0.0
     refit_with_validation: bool = True
     work_budget_mb: float = 256.0
+    selection: str = "holdout"
+    cv_folds: int = 5
+    cv_seed: int = 0
 
     def __post_init__(self):
+        _check(self.selection in ("holdout", "cv"), "sparse.selection", "holdout or cv",
+               self.selection)  # fmt: skip
+        _check(self.cv_folds >= 2, "sparse.cv_folds", ">= 2", self.cv_folds)
         _check(self.work_budget_mb >= 0, "sparse.work_budget_mb", ">= 0", self.work_budget_mb)
         self.relax = tuple(float(g) for g in self.relax)
         _check(self.n_lambda >= 2, "sparse.n_lambda", ">= 2", self.n_lambda)
@@ -303,9 +312,12 @@ class ExportConfig:
     clump_kb: float = 250.0
     test: str = "genotype"
     block: int = 1024
+    condition: str = "none"  # local main effects in the held-out test: none | selected | all
 
     def __post_init__(self):
         _check(self.order in (2, 3), "export.order", "2 or 3", self.order)
+        _check(self.condition in ("none", "selected", "all"), "export.condition",
+               "none, selected or all", self.condition)  # fmt: skip
         _check(self.top >= 1, "export.top", ">= 1", self.top)
         _check(0 < self.clump_r2 <= 1, "export.clump_r2", "in (0, 1]", self.clump_r2)
         _check(

@@ -52,6 +52,13 @@ def export(
             "product (1-df)."
         ),
     ] = ConfirmTest.genotype,
+    condition: Annotated[
+        str,
+        typer.Option(
+            help="Held-out test conditioned on local main effects within --clump-kb: "
+            "none, selected (the fit's main-effect loci) or all (every locus)."
+        ),
+    ] = "none",
     progress: o.Progress = True,
     cache_dir: o.CacheDir = None,
 ) -> None:
@@ -62,7 +69,8 @@ def export(
     from genoattn.interpret.outputs import write_export
     from genoattn.system.rundir import load_run
 
-    cfg = ExportConfig(order=order, top=top, clump_r2=clump_r2, clump_kb=clump_kb, test=test.value)
+    cfg = ExportConfig(order=order, top=top, clump_r2=clump_r2, clump_kb=clump_kb, test=test.value,
+                       condition=condition)  # fmt: skip
     r = load_run(run)
     if cache_dir is not None:
         r.cfg.data.cache_dir = str(cache_dir)

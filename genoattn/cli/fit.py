@@ -77,6 +77,14 @@ def fit(
         ),
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    cv_folds: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Sparse fits: choose every penalty by K-fold cross-validation "
+            "on the non-test samples (sparse.selection: cv), K = this.",
+        ),
+    ] = None,
     progress: o.Progress = True,
     pfile: o.Pfile = None,
     cache_dir: o.CacheDir = None,
@@ -97,6 +105,8 @@ def fit(
     )  # fmt: skip
     overrides = {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction}
     cfg = _fit_config(raw, data, model, method, overrides, progress)
+    if cv_folds:
+        cfg.model.sparse.selection, cfg.model.sparse.cv_folds = "cv", cv_folds
     # cheap mistakes first: the destination, the trait and covariate columns (genotypes are slow)
     check_destination(out, overwrite)
     read_trait(cfg.data.pheno, cfg.data.trait, cfg.data.covar)
