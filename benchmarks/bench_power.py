@@ -241,6 +241,7 @@ def main() -> None:
     ap.add_argument("--vs", default="0.01,0.02,0.04")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--seeds-large", type=int, default=None, help="seeds at n >= 10,000")
+    ap.add_argument("--seed-first", type=int, default=0, help="first seed of every cell")
     ap.add_argument("--loci", type=int, default=500)
     ap.add_argument("--selection", default="holdout", help="comma list: holdout, cv")
     ap.add_argument("--phantom", type=int, default=20, help="phantom replicates")
@@ -272,7 +273,7 @@ def main() -> None:
         for n in [int(x) for x in a.ns.split(",") if x]:
             seeds = a.seeds_large if (a.seeds_large and n >= 10_000) else a.seeds
             for v in [float(x) for x in a.vs.split(",") if x]:
-                for seed in range(seeds):
+                for seed in range(a.seed_first, a.seed_first + seeds):
                     cells.append(power_cell(n, v, seed, a.loci, sels, tmp))
                     _progress(cells[-1], sels)
                     save()
