@@ -149,9 +149,9 @@ class SparseFitConfig:
     max_triples: 3-way candidates admitted (0: none; kind ha defaults to 200): extensions of
         the ``triple_seeds`` best pairs by every third locus, merged with the 3-way screen of
         ``triple_search`` (see genoattn/stats/candidates.py): auto (exhaustive 8-df screen of
-        all triples up to 300 loci, the contrast-score screen of all triples up to 1,000, focus
-        loci beyond), exhaustive,
-        contrast, focus (300 loci with pairwise, marginal or variance signal), or pairs.
+        all triples up to 300 loci, the contrast-score screen of all up to 1,000, focus loci
+        beyond), exhaustive, contrast, focus (300 loci with pairwise, marginal or variance
+        signal), or pairs.
     min_state_count: genotype classes / residues seen in fewer training samples are pooled
         with the mean (contrast 0).
     select_se: pick the sparsest pair model within this many standard errors of the best
@@ -161,6 +161,9 @@ class SparseFitConfig:
     work_budget_mb: a solver working set is materialised as a dense (n, p_work) design when it
         takes at most this many MB; otherwise the solver runs through the blocked operator over
         the int8 states (no design ever exceeds this bound).
+    selection: how each penalty is chosen: holdout (the validation samples) or cv (K-fold on
+        the training + validation samples, ``cv_folds`` folds seeded by ``cv_seed``; see
+        genoattn/sparse/cv.py).
     """
 
     n_lambda: int = 16
@@ -179,17 +182,19 @@ class SparseFitConfig:
     select_se: float = 0.0
     refit_with_validation: bool = True
     work_budget_mb: float = 256.0
+    selection: str = "holdout"
+    cv_folds: int = 5
+    cv_seed: int = 0
 
     def __post_init__(self):
+        _check(self.selection in ("holdout", "cv"), "sparse.selection", "holdout or cv",
+               self.selection)  # fmt: skip
+        _check(self.cv_folds >= 2, "sparse.cv_folds", ">= 2", self.cv_folds)
         _check(self.work_budget_mb >= 0, "sparse.work_budget_mb", ">= 0", self.work_budget_mb)
         self.relax = tuple(float(g) for g in self.relax)
         _check(self.n_lambda >= 2, "sparse.n_lambda", ">= 2", self.n_lambda)
-        _check(
-            0 < self.lambda_min_ratio < 1,
-            "sparse.lambda_min_ratio",
-            "in (0, 1)",
-            self.lambda_min_ratio,
-        )
+        _check(0 < self.lambda_min_ratio < 1, "sparse.lambda_min_ratio", "in (0, 1)",
+               self.lambda_min_ratio)  # fmt: skip
         _check(self.max_candidates >= 0, "sparse.max_candidates", ">= 0", self.max_candidates)
         searches = ("auto", "exhaustive", "contrast", "focus", "pairs")
         _check(self.triple_search in searches, "sparse.triple_search", f"one of {searches}",
@@ -349,9 +354,12 @@ class ExportConfig:
     clump_kb: float = 250.0
     test: str = "genotype"
     block: int = 1024
+    condition: str = "none"  # local main effects in the held-out test: none | selected | all
 
     def __post_init__(self):
         _check(self.order in (2, 3), "export.order", "2 or 3", self.order)
+        _check(self.condition in ("none", "selected", "all"), "export.condition",
+               "none, selected or all", self.condition)  # fmt: skip
         _check(self.top >= 1, "export.top", ">= 1", self.top)
         _check(0 < self.clump_r2 <= 1, "export.clump_r2", "in (0, 1]", self.clump_r2)
         _check(
@@ -366,12 +374,17 @@ def fit_config(
     fit: str | None = None,
     train: dict[str, Any] | None = None,
     progress: bool = True,
+    cv_folds: int | None = None,
 ) -> FitConfig:
     """The FitConfig of ``genoattn fit``: a YAML mapping (data / model / train sections) with the
     command line on top: its inputs ``data`` (the YAML's ``cache_dir`` kept when none is given),
     ``model`` / ``fit`` (None: the YAML's; a route follows :func:`default_fit`), ``train``
-    settings (None values ignored) and ``progress`` (unless the YAML sets it)."""
+    settings (None values ignored), ``progress`` (unless the YAML sets it), ``cv_folds`` (K-fold
+    choice of the sparse penalties)."""
     raw_model = dict(raw.get("model") or {})
+    if cv_folds:
+        cv = {"selection": "cv", "cv_folds": cv_folds}
+        raw_model["sparse"] = {**(raw_model.get("sparse") or {}), **cv}
     for key, value in (("kind", model), ("fit", fit)):
         if value is not None:
             raw_model[key] = getattr(value, "value", value)

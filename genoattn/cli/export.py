@@ -46,6 +46,13 @@ def export(
             "product (1-df)."
         ),
     ] = o.InteractionTest.genotype,
+    condition: Annotated[
+        str,
+        typer.Option(
+            help="Held-out test conditioned on local main effects within --clump-kb: "
+            "none, selected (the fit's main-effect loci) or all (every locus)."
+        ),
+    ] = "none",
     progress: o.Progress = True,
     cache_dir: o.CacheDir = None,
     vcf: o.MovedVcf = None,
@@ -64,7 +71,8 @@ def export(
     from genoattn.interpret.outputs import write_export
     from genoattn.system.rundir import load_run
 
-    cfg = ExportConfig(order=order, top=top, clump_r2=clump_r2, clump_kb=clump_kb, test=test.value)
+    cfg = ExportConfig(order=order, top=top, clump_r2=clump_r2, clump_kb=clump_kb, test=test.value,
+                       condition=condition)  # fmt: skip
     r = load_run(run)
     moved = dict(vcf=vcf, bfile=bfile, pfile=pfile, zarr=zarr, fasta=fasta, pheno=pheno)
     r.cfg.data = with_inputs(r.cfg.data, **moved, covar=covar, cache_dir=cache_dir)

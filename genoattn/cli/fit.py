@@ -77,6 +77,14 @@ def fit(
         ),
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    cv_folds: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Sparse fits: choose every penalty by K-fold cross-validation "
+            "on the non-test samples (sparse.selection: cv), K = this.",
+        ),
+    ] = None,
     progress: o.Progress = True,
     pfile: o.Pfile = None,
     cache_dir: o.CacheDir = None,
@@ -95,7 +103,9 @@ def fit(
         pfile=pfile, cache_dir=cache_dir, zarr=zarr,
     )  # fmt: skip
     train = {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction}
-    cfg = fit_config(load_yaml(config) if config else {}, data, model, method, train, progress)
+    cfg = fit_config(
+        load_yaml(config) if config else {}, data, model, method, train, progress, cv_folds
+    )
     # cheap mistakes first: the destination, the trait and covariate columns (genotypes are slow)
     check_destination(out, overwrite)
     read_trait(cfg.data.pheno, cfg.data.trait, cfg.data.covar)

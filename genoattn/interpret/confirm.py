@@ -55,14 +55,15 @@ def designs(
     Args:
         g: shape (k, n, order), float64 dosages (missing already set to 0 and masked out); for
             ``genotype`` any state codes 0..m-1 (multi-allelic classes, residues).
-        z: shape (n, c), float64 covariates.
+        z: shape (n, c), float64 covariates shared by every tuple, or (k, n, c) per tuple
+            (e.g. with its local conditioning loci, :func:`local_design`).
 
     Returns:
         x1 (k, n, p1) and x0 (k, n, p0). For ``product`` the tested column is x1's column
         ``2^order - 1`` and x0 is x1 without it.
     """
     k, n, order = g.shape
-    zk = z.expand(k, n, z.shape[1])
+    zk = z.expand(k, n, z.shape[-1])
     one = torch.ones(k, n, 1, dtype=torch.float64)
     if test == "product":
         cols = [one]
@@ -76,6 +77,88 @@ def designs(
     x1 = torch.cat([_cells(*oh), zk], -1)
     low = [_cells(*[oh[j] for j in combo]) for combo in _combos(order, order - 1)]
     return x1, torch.cat([*low, zk], -1)
+
+
+def local_loci(
+    cohort, tuples: np.ndarray, window_kb: float, pool: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """The local main effects to condition each tuple's test on: the loci of ``pool`` (default:
+    every locus) on the chromosome of a locus of the tuple and within ``window_kb`` of it, the
+    tuple's own loci excluded. Shape: k arrays of cohort locus indices.
+
+    Why: an untyped causal variant on the haplotype background of two nearby typed loci makes
+    their genotype cells differ although every causal effect is additive ("phantom epistasis");
+    other typed loci near the pair tag that haplotype and absorb it.
+    """
+    chrom = cohort.loci["chrom"].to_numpy().astype(str)
+    pos = cohort.loci["pos"].to_numpy().astype(np.float64)
+    pool = np.arange(len(pos)) if pool is None else np.asarray(pool, dtype=np.int64)
+    out = []
+    for t in np.asarray(tuples, dtype=np.int64):
+        near = np.zeros(len(pool), dtype=bool)
+        for a in t:
+            near |= (chrom[pool] == chrom[a]) & (np.abs(pos[pool] - pos[a]) <= window_kb * 1e3)
+        out.append(np.setdiff1d(pool[near], t))
+    return out
+
+
+def selected_loci(genetic, n_states: np.ndarray) -> np.ndarray:
+    """Loci with a non-zero main effect in a block-sparse model (its diagonal; token = offset
+    + state + 1); every locus for models without a sparse diagonal."""
+    from genoattn.contract import token_offsets
+    from genoattn.models.block_sa import BlockSALin
+
+    if not isinstance(genetic, BlockSALin):
+        return np.arange(len(n_states))
+    diag = genetic.diag.detach().cpu().numpy()
+    off = token_offsets(n_states)
+    on = [
+        np.abs(diag[o + 1 : o + 1 + s]).max(initial=0.0) > 0
+        for o, s in zip(off, n_states, strict=True)
+    ]
+    return np.flatnonzero(on)
+
+
+def condition_sets(
+    mode: str, cohort, tuples: np.ndarray, window_kb: float, genetic=None
+) -> list[np.ndarray] | None:
+    """The local loci each tuple's test conditions on: ``none`` (None), ``selected`` (the
+    model's main-effect loci within ``window_kb`` of a locus of the tuple) or ``all`` (every
+    locus within the window)."""
+    if mode == "none":
+        return None
+    pool = None if mode == "all" else selected_loci(genetic, np.asarray(cohort.n_states))
+    return local_loci(cohort, tuples, window_kb, pool)
+
+
+def local_width(cohort, condition: list[np.ndarray] | None) -> int:
+    """Columns of the widest local design: (states - 1) class indicators per conditioning locus."""
+    if not condition or not any(len(c) for c in condition):
+        return 0
+    n_states = np.asarray(cohort.n_states)
+    return max(int((n_states[c] - 1).sum()) for c in condition)
+
+
+def local_design(
+    held: np.ndarray, n_states: np.ndarray, condition: list[np.ndarray], z: torch.Tensor,
+    width: int,
+) -> torch.Tensor:  # fmt: skip
+    """shape (k, n, c + width): the shared covariates z (n, c) followed by each tuple's local
+    loci as class indicators (state j > 0 of each locus; missing: all 0), zero-padded to
+    ``width`` (a zero column changes neither rank nor fit).
+
+    held: shape (n, l) int8 states of the tested samples; n_states: shape (l,)."""
+    k, n = len(condition), held.shape[0]
+    out = torch.zeros(k, n, z.shape[1] + width, dtype=torch.float64)
+    out[..., : z.shape[1]] = z
+    for t, loci in enumerate(condition):
+        col = z.shape[1]
+        for locus in loci:
+            g = held[:, locus]
+            for state in range(1, int(n_states[locus])):
+                out[t, :, col] = torch.as_tensor((g == state).astype(np.float64))
+                col += 1
+    return out
 
 
 def _combos(order: int, r: int) -> list[list[int]]:
@@ -179,9 +262,17 @@ def _notes(
 
 
 def confirm(
-    dataset: Dataset, tuples: np.ndarray, rows=None, test: str = "product", binary=None
+    dataset: Dataset,
+    tuples: np.ndarray,
+    rows=None,
+    test: str = "product",
+    binary=None,
+    condition: list[np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """Interaction test of each tuple (shape (k, 2) or (k, 3), cohort locus indices) on ``rows``.
+
+    ``condition``: per tuple, cohort loci whose genotype classes enter its null and alternative
+    models as covariates (:func:`local_loci`: the local main effects; None: none).
 
     Returns:
         polars frame in input order: idx_a, idx_b[, idx_c], effect, se, stat, p, n, df1, df2,
@@ -210,7 +301,8 @@ def confirm(
         y = y - y.mean()
     z = torch.as_tensor(standardise(dataset.covariates[rows]))
     order = tuples.shape[1]
-    width = m**order + z.shape[1] + 1
+    extra = local_width(cohort, condition)
+    width = m**order + z.shape[1] + 1 + extra
     step = max(1, _MAX_ELEMS // max(1, len(rows) * width))
     held = cohort.states[rows]
     parts = []
@@ -219,7 +311,10 @@ def confirm(
         st = st.reshape(len(rows), -1, order).transpose(1, 0, 2)  # (k, n, order)
         w = torch.as_tensor((st != MISSING).all(-1).astype(np.float64))
         g = torch.as_tensor(np.where(st == MISSING, 0, st).astype(np.float64))
-        parts.append(_test_chunk(g, w, y, z, test, binary, m))
+        zt = z
+        if extra:
+            zt = local_design(held, cohort.n_states, condition[s : s + step], z, extra)
+        parts.append(_test_chunk(g, w, y, zt, test, binary, m))
     keys = ("effect", "se", "stat", "p", "n", "df1", "df2")
     out = {c: tuples[:, j] for j, c in enumerate(("idx_a", "idx_b", "idx_c")[:order])}
     for key in keys:
@@ -230,14 +325,24 @@ def confirm(
 
 
 def confirm_pairs(
-    dataset: Dataset, pairs: np.ndarray, rows=None, test: str = "product", binary=None
+    dataset: Dataset,
+    pairs: np.ndarray,
+    rows=None,
+    test: str = "product",
+    binary=None,
+    condition: list[np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """:func:`confirm` for pairs, shape (k, 2)."""
-    return confirm(dataset, np.asarray(pairs).reshape(-1, 2), rows, test, binary)
+    return confirm(dataset, np.asarray(pairs).reshape(-1, 2), rows, test, binary, condition)
 
 
 def confirm_triples(
-    dataset: Dataset, triples: np.ndarray, rows=None, test: str = "product", binary=None
+    dataset: Dataset,
+    triples: np.ndarray,
+    rows=None,
+    test: str = "product",
+    binary=None,
+    condition: list[np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """:func:`confirm` for triples, shape (k, 3)."""
-    return confirm(dataset, np.asarray(triples).reshape(-1, 3), rows, test, binary)
+    return confirm(dataset, np.asarray(triples).reshape(-1, 3), rows, test, binary, condition)

@@ -22,13 +22,14 @@ from genoattn.config import ExportConfig
 from genoattn.contract import Dataset
 from genoattn.errors import GenoattnError
 from genoattn.interpret.clump import clump
-from genoattn.interpret.confirm import confirm_pairs, confirm_triples
+from genoattn.interpret.confirm import condition_sets, confirm_pairs, confirm_triples
 from genoattn.interpret.effects import (
     PairTables,
     fanova_pure,
     interaction_variance,
     state_frequencies,
 )
+from genoattn.interpret.stability import selection_frequency
 from genoattn.interpret.table import tuple_table
 from genoattn.system.rundir import Run
 
@@ -127,7 +128,9 @@ def _confirmed(
     test = cfg.test
     if test == "product" and not ds.cohort.is_biallelic()[np.unique(tuples)].all():
         test = "genotype"  # no dosage for multi-allelic or sequence loci: state-class test
-    conf = fn(ds, tuples, rows=test_rows, test=test)
+    cond = condition_sets(cfg.condition, ds.cohort, tuples, cfg.clump_kb, run.predictor.genetic)
+    conf = fn(ds, tuples, rows=test_rows, test=test, condition=cond)
+    conf = conf.with_columns(selection_frequency(run.path, tuples))  # stability.py
     conf = conf.select([c for c in conf.columns if not c.startswith("idx_")])
     conf = conf.rename({c: f"heldout_{c}" for c in conf.columns})
     keep = [c for c in ranked.columns if not c.startswith("idx_")]

@@ -25,6 +25,7 @@ import polars as pl
 from genoattn.contract import Cohort, Dataset, Trait, make_loci
 from genoattn.errors import GenoattnError
 from genoattn.simulate.genotypes import orient_alt_minor, simulate_genotypes
+from genoattn.simulate.phantom import choose_close_pairs, haplotype_dosage
 from genoattn.simulate.phenotype import (
     KINDS,
     choose_planted_loci,
@@ -85,6 +86,12 @@ class SimConfig:
     planted_maf_min, planted_maf_max: MAF range of interaction loci (parity terms need common
         alleles; product and dominance terms are mostly marginal when the counted allele is common,
         so their loci are also oriented with ALT = minor allele).
+    cis_pairs: kinds of further pairs planted with both loci on one chromosome, 1..cis_window
+        loci apart and r^2 < 0.2 (``phantom.py``); variance h2_pair each, truth terms cis1, ...
+    haplotypes: number of untyped haplotype effects (phantom epistasis, ``phantom.py``): an
+        additive causal allele on the haplotype background of two typed loci within
+        cis_window, itself absent from the cohort; variance h2_haplotype each, truth rows of
+        order 1, kind ``haplotype``, the two tagging loci in locus_a / locus_b.
     """
 
     n_samples: int = 1000
@@ -108,11 +115,18 @@ class SimConfig:
     prevalence: float = 0.5
     covariates: bool = True
     h2_covariates: float = 0.02
+    cis_pairs: list[str] = field(default_factory=list)
+    cis_window: int = 20
+    haplotypes: int = 0
+    h2_haplotype: float = 0.05
     seed: int = 0
 
     def __post_init__(self):
         self.pairs = _kinds(self.pairs, "pairs")
         self.triples = _kinds(self.triples, "triples")
+        self.cis_pairs = _kinds(self.cis_pairs, "cis_pairs")
+        _check(self.cis_window >= 1, "cis_window", ">= 1", self.cis_window)
+        _check(self.haplotypes >= 0, "haplotypes", ">= 0", self.haplotypes)
         _check(self.n_samples >= 10, "n_samples", ">= 10", self.n_samples)
         _check(self.n_chrom >= 1, "n_chrom", ">= 1", self.n_chrom)
         _check(self.n_loci >= 2 * self.n_chrom, "n_loci", ">= 2 * n_chrom", self.n_loci)
@@ -124,7 +138,7 @@ class SimConfig:
         _check(0.0 < self.switch_rate <= 0.5, "switch_rate", "in (0, 0.5]", self.switch_rate)
         _check(0.0 <= self.miscopy_rate < 0.5, "miscopy_rate", "in [0, 0.5)", self.miscopy_rate)
         _check(self.n_additive >= 0, "n_additive", ">= 0", self.n_additive)
-        for name in ("h2_additive", "h2_pair", "h2_triple", "h2_covariates"):
+        for name in ("h2_additive", "h2_pair", "h2_triple", "h2_covariates", "h2_haplotype"):
             v = getattr(self, name)
             _check(0.0 <= v < 1.0, name, "in [0, 1)", v)
         _check(0.0 <= self.planted_maf_min <= self.planted_maf_max <= 0.5,
@@ -134,6 +148,7 @@ class SimConfig:
         total = self.h2_total
         _check(total < 0.95, "sum of variance shares", "< 0.95 (room for noise)", round(total, 4))
         n_planted = 2 * len(self.pairs) + 3 * len(self.triples) + self.n_additive
+        n_planted += 2 * (len(self.cis_pairs) + self.haplotypes)
         _check(n_planted <= self.n_loci // 2, "number of planted loci", f"<= n_loci / 2 = "
                f"{self.n_loci // 2}", n_planted)  # fmt: skip
 
@@ -141,7 +156,8 @@ class SimConfig:
     def h2_total(self) -> float:
         """Requested share of the liability's variance that is not noise."""
         return (
-            len(self.pairs) * self.h2_pair
+            (len(self.pairs) + len(self.cis_pairs)) * self.h2_pair
+            + self.haplotypes * self.h2_haplotype
             + len(self.triples) * self.h2_triple
             + (self.h2_additive if self.n_additive else 0.0)
             + (self.h2_covariates if self.covariates else 0.0)
@@ -188,16 +204,22 @@ class SimulatedCohort:
 
 
 def _interaction_terms(
-    dos: np.ndarray, ids: np.ndarray, kinds: list[str], planted: list[list[int]], cfg: SimConfig
+    dos: np.ndarray,
+    ids: np.ndarray,
+    kinds: list[str],
+    planted: list[list[int]],
+    cfg: SimConfig,
+    prefix: str = "",
 ) -> tuple[dict[str, np.ndarray], list[tuple]]:
-    """Scaled interaction components (name -> (n,) float64) and their truth rows."""
+    """Scaled interaction components (name -> (n,) float64) and their truth rows; ``prefix``
+    names the terms (``cis``: cis1, cis2, ...; default pair1, ..., triple1, ...)."""
     comps, rows = {}, []
     count = {2: 0, 3: 0}
     for kind, loci in zip(kinds, planted, strict=True):
         order = len(loci)
         h2 = cfg.h2_pair if order == 2 else cfg.h2_triple
         count[order] += 1
-        name = f"{'pair' if order == 2 else 'triple'}{count[order]}"
+        name = f"{prefix or ('pair' if order == 2 else 'triple')}{count[order]}"
         g = dos[:, loci]
         raw = raw_term(g, kind)
         if order == 3 and cfg.triple_lower == "project":
@@ -208,6 +230,22 @@ def _interaction_terms(
         padded = loci + [None] * (3 - order)
         rows.append((name, kind, order, *[None if i is None else ids[i] for i in padded],
                      *padded, h2, epi))  # fmt: skip
+    return comps, rows
+
+
+def _haplotype_terms(
+    haplotypes: np.ndarray, dos: np.ndarray, ids: np.ndarray, pairs: list[list[int]], cfg
+) -> tuple[dict[str, np.ndarray], list[tuple]]:
+    """Untyped haplotype effects (name -> (n,) float64) and their truth rows (order 1, kind
+    ``haplotype``; variance_epistatic: the share of the effect that is a pure interaction of
+    the two tagging loci's genotypes, i.e. what a two-locus test of them can see)."""
+    comps, rows = {}, []
+    for j, (a, b) in enumerate(pairs, start=1):
+        value = standardise(haplotype_dosage(haplotypes, a, b)[0], cfg.h2_haplotype)
+        comps[f"haplotype{j}"] = value
+        epi = float(np.var(fanova_residual(value, dos[:, [a, b]])))
+        rows.append((f"haplotype{j}", "haplotype", 1, ids[a], ids[b], None, a, b, None,
+                     cfg.h2_haplotype, epi))  # fmt: skip
     return comps, rows
 
 
@@ -256,14 +294,24 @@ def simulate(cfg: SimConfig) -> SimulatedCohort:
     planted = choose_planted_loci(
         geno.dosages, geno.chrom, orders, cfg.planted_maf_min, cfg.planted_maf_max, rng
     )
-    directed = [i for k, loci in zip(kinds, planted, strict=True) if k != "pure" for i in loci]
+    close = choose_close_pairs(
+        geno.dosages, geno.chrom, len(cfg.cis_pairs) + cfg.haplotypes,
+        {i for loci in planted for i in loci}, cfg.cis_window, 0.2,
+        (cfg.planted_maf_min, 0.5), rng,
+    )  # fmt: skip
+    cis, hap_pairs = close[: len(cfg.cis_pairs)], close[len(cfg.cis_pairs) :]
+    directed = [i for k, loci in zip(kinds + cfg.cis_pairs, planted + cis, strict=True)
+                if k != "pure" for i in loci]  # fmt: skip
     geno = orient_alt_minor(geno, directed)
     dos = geno.dosages  # (n, l) int8
 
     inter, inter_rows = _interaction_terms(dos, ids, kinds, planted, cfg)
-    additive, add_rows = _additive_background(dos, ids, planted, cfg, rng)
-    comps = {"additive": additive, **inter} if cfg.n_additive else inter
-    genetic = additive + sum(inter.values())
+    cis_terms, cis_rows = _interaction_terms(dos, ids, cfg.cis_pairs, cis, cfg, "cis")
+    haps, hap_rows = _haplotype_terms(geno.haplotypes, dos, ids, hap_pairs, cfg)
+    inter |= cis_terms
+    additive, add_rows = _additive_background(dos, ids, planted + close, cfg, rng)
+    comps = {"additive": additive, **inter, **haps} if cfg.n_additive else {**inter, **haps}
+    genetic = additive + sum(inter.values()) + sum(haps.values())
 
     covar_value = np.zeros(n)
     covars, covar_names = np.zeros((n, 0)), ()
@@ -287,7 +335,9 @@ def simulate(cfg: SimConfig) -> SimulatedCohort:
         cohort=Cohort(np.ascontiguousarray(dos), loci_frame, samples),
         haplotypes=geno.haplotypes,
         trait=Trait(samples, values, TRAIT_NAME, cfg.binary, covars, covar_names),
-        truth=pl.DataFrame(inter_rows + add_rows, schema=TRUTH_SCHEMA, orient="row"),
+        truth=pl.DataFrame(
+            inter_rows + cis_rows + hap_rows + add_rows, schema=TRUTH_SCHEMA, orient="row"
+        ),
         genetic_value=genetic,
         covariate_value=covar_value,
         liability=liability,

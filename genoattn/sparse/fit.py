@@ -18,10 +18,9 @@ function per stage, each returning a small record:
 4. :func:`relax`: the selected groups, plus the main effects of every locus in a selected
    interaction (strong heredity), refit with the penalty shrunk by gamma (relaxed lasso,
    Meinshausen 2007), gamma chosen on validation samples; then, optionally, refit on training
-   and validation samples together.
-
-Every design is an operator over the int8 states (``operator.py``). Test samples are never
-touched here.
+   and validation samples together. ``selection: cv`` chooses every penalty by K-fold CV
+   instead (``cv.py``). Every design is an operator over the int8 states (``operator.py``).
+   Test samples are never touched here.
 """
 
 from __future__ import annotations
@@ -134,19 +133,25 @@ def _row(stage: str, p: PathPoint, blocks, gamma: float = 1.0) -> TraceRow:
     c, m = blocks[0][0], blocks[1][0]
     n_main, n_tuple = int(nz[c : c + m].sum()), int(nz[c + m :].sum())
     s = p.solution
-    return TraceRow(stage, p.lam, gamma, p.val_loss, n_main, n_tuple, s.n_iter, s.converged)
+    return TraceRow(
+        stage, p.lam, gamma, p.val_loss, n_main, n_tuple, s.n_iter, s.converged, p.val_se
+    )
 
 
-def fit_main(pb: Problem, cfg: SparseFitConfig, trace: list[TraceRow], log: Log) -> MainStage:
-    """Stage 1: the main-effect path with adaptive weights from marginal scores."""
-    l = pb.table.shape[0]
+def main_weights(pb: Problem, cfg: SparseFitConfig) -> Weights:
+    """Adaptive main-effect weights from each locus's marginal score on the training trait."""
     src = StateContrasts(pb.states_tr, pb.table)
     score = main_scores(src, pb.y_tr - pb.y_tr.mean(), pb.n_active)
     scale = (score.max(initial=0.0) / np.maximum(score, 1e-12)) ** (cfg.adaptive / 2)
     w_main = np.sqrt(np.asarray(pb.n_active, dtype=np.float64)) * scale
-    c = pb.cov_tr.shape[1]
     w_main = torch.as_tensor(w_main, dtype=pb.table.dtype, device=pb.table.device)
-    weights = Weights(c, w_main, pb.table.new_zeros(0))
+    return Weights(pb.cov_tr.shape[1], w_main, pb.table.new_zeros(0))
+
+
+def fit_main(pb: Problem, cfg: SparseFitConfig, trace: list[TraceRow], log: Log) -> MainStage:
+    """Stage 1: the main-effect path with adaptive weights from marginal scores."""
+    l, c = pb.table.shape[0], pb.cov_tr.shape[1]
+    weights = main_weights(pb, cfg)
     op_tr, op_va = pb.operators(all_groups(c, l))
     lmax = lambda_max(op_tr, pb.y_tr, op_tr.blocks, weights.penalty(1.0, 0.0), pb.loss)
     solver = solver_design(op_tr, pb.y_tr, pb.loss, cfg)
@@ -198,6 +203,24 @@ def screen(pb: Problem, main: MainStage, cfg: SparseFitConfig, log: Log) -> Cand
     return Candidates(pairs, scores, triples, tscores)
 
 
+def tuple_weights(
+    pb: Problem, main: MainStage, cand: Candidates, cfg: SparseFitConfig
+) -> tuple[Weights, Groups]:
+    """Adaptive weights of the candidate tuples and the joint groups (main effects + tuples)."""
+    # adaptive weights (Zou 2006; Wang & Leng 2008 for groups): a tuple's penalty scales with
+    # 1 / its screening score, so strong tuples are shrunk less and weak ones leave first
+    top = max(cand.pair_scores.max(initial=0.0), cand.triple_scores.max(initial=0.0))
+    act = np.asarray(pb.n_active, dtype=np.float64)
+    tuples = [*cand.pairs.tolist(), *cand.triples.tolist()]
+    df = np.array([act[list(t)].prod() for t in tuples])
+    score = np.r_[cand.pair_scores, cand.triple_scores]
+    w = np.sqrt(df) * (top / np.maximum(score, 1e-12)) ** cfg.adaptive
+    w_tuples = torch.as_tensor(w, dtype=pb.table.dtype, device=pb.table.device)
+    c, l = pb.cov_tr.shape[1], pb.table.shape[0]
+    groups = all_groups(c, l, cand.pairs, cand.triples)
+    return Weights(c, main.weights.main, w_tuples), groups
+
+
 def fit_joint(
     pb: Problem,
     main: MainStage,
@@ -212,17 +235,7 @@ def fit_joint(
     if len(cand.pairs) + len(cand.triples) == 0:
         log(f"pairs: lambda inf, validation loss {main.val_loss:.4f}")
         return none
-    # adaptive weights (Zou 2006; Wang & Leng 2008 for groups): a tuple's penalty scales with
-    # 1 / its screening score, so strong tuples are shrunk less and weak ones leave first
-    top = max(cand.pair_scores.max(initial=0.0), cand.triple_scores.max(initial=0.0))
-    act = np.asarray(pb.n_active, dtype=np.float64)
-    tuples = [*cand.pairs.tolist(), *cand.triples.tolist()]
-    df = np.array([act[list(t)].prod() for t in tuples])
-    score = np.r_[cand.pair_scores, cand.triple_scores]
-    w = np.sqrt(df) * (top / np.maximum(score, 1e-12)) ** cfg.adaptive
-    w_tuples = torch.as_tensor(w, dtype=pb.table.dtype, device=pb.table.device)
-    weights = Weights(c, main.weights.main, w_tuples)
-    groups = all_groups(c, l, cand.pairs, cand.triples)
+    weights, groups = tuple_weights(pb, main, cand, cfg)
     op_tr, op_va = pb.operators(groups)
     p_main = main.solution.beta.numel()
     beta0 = torch.cat([main.solution.beta, main.solution.beta.new_zeros(op_tr.shape[1] - p_main)])
@@ -375,6 +388,10 @@ def fit_sparse_sa(
     """
     table = torch.as_tensor(contrasts.locus, dtype=y_tr.dtype, device=y_tr.device)
     pb = Problem(states_tr, y_tr, cov_tr, states_va, y_va, cov_va, table, contrasts.n_active, loss)
+    if cfg.selection == "cv":  # every penalty by K-fold CV on training + validation samples
+        from genoattn.sparse.cv import fit_cv  # cv.py builds on the stages of this module
+
+        return fit_cv(pb, cfg, log)
     trace: list[TraceRow] = []
     main = fit_main(pb, cfg, trace, log)
     cand = screen(pb, main, cfg, log)

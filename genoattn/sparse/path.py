@@ -45,7 +45,13 @@ class PathPoint:
 
 @dataclass(frozen=True)
 class TraceRow:
-    """One row of ``selection.tsv``."""
+    """One row of ``selection.tsv``.
+
+    val_loss: validation loss (``selection: cv``: the K-fold mean), val_se its standard error.
+    Stage ``stability`` rows (``selection: cv``) name one tuple of the chosen model (``tuple``:
+    its cohort locus indices joined by ``|``) and ``sel_freq``, the fraction of CV folds whose
+    fit at the chosen penalty selects it; the other rows leave those two empty.
+    """
 
     stage: str
     lam: float
@@ -55,6 +61,9 @@ class TraceRow:
     n_pairs: int
     n_iter: int
     converged: bool
+    val_se: float = float("nan")
+    tuple: str = ""
+    sel_freq: float = float("nan")
 
 
 def lambda_grid(lmax: float, cfg: SparseFitConfig) -> list[float]:

@@ -17,7 +17,10 @@ class SparseFit:
     triples: (k3, 3) locus indices of the 3-way groups kept (order-3 HyperAttention blocks).
     triple_beta: (k3, d, d, d) coefficients of z_a (x) z_b (x) z_c.
     cov_beta: (c,); intercept: scalar (in the units of the standardised trait).
-    trace: list of dicts (stage, lam, gamma, val_loss, n_main, n_pairs, n_iter, converged).
+    trace: list of dicts, the rows of ``selection.tsv`` (``path.TraceRow``).
+    pair_sel_freq: (k,) fraction of CV folds whose fit selects each kept pair (``selection:
+        cv``); None when the penalties were chosen on one validation split.
+    triple_sel_freq: (k3,) the same for the kept triples.
     """
 
     main_beta: np.ndarray
@@ -28,3 +31,5 @@ class SparseFit:
     trace: list[dict]
     triples: np.ndarray
     triple_beta: np.ndarray
+    pair_sel_freq: np.ndarray | None = None
+    triple_sel_freq: np.ndarray | None = None
