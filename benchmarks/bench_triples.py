@@ -14,7 +14,7 @@ the lower-order parts kept, the 3-way part of a product or dominance triple is ~
 * ``variance_pairs``: strategy (a) of issue 11 measured, not wired in: the pair scan (8-df
   genotype test) on squared residuals; rank of each planted triple's best pair among all pairs;
 * ``ha``: ``fit --model ha`` (sparse) + ``export --order 3 --top 10`` with the default triple
-  search (``triple_search=auto``: exhaustive up to 300 loci, contrast route beyond), and
+  search (``triple_search=auto``: exhaustive up to 300 loci, focus loci beyond), and
   ``ha_pairs`` with the pair-extension search (``pairs``);
 * recall@10 (clumped): a planted triple counts when one of the 10 best clumped rows matches it
   locus by locus (same locus or r^2 > 0.5);

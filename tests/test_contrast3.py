@@ -103,12 +103,14 @@ def test_scan_order3_candidates_contrast__every_projected_kind_in_top10(cohort12
 def test_fit_ha_beyond_exhaustive_bound__every_projected_kind_in_top10(
     cohort120, tmp_path, monkeypatch
 ):
-    """Exhaustive bound forced below L: ``triple_search auto`` takes the contrast route."""
+    """Exhaustive bound forced below L and ``triple_search: contrast``: the contrast route."""
     monkeypatch.setattr(candidates, "EXHAUSTIVE_LOCI", 50)
     sim_dir, truth = cohort120
     out, table = tmp_path / "run", tmp_path / "triples.tsv"
+    cfg = tmp_path / "contrast.yaml"
+    cfg.write_text("model:\n  sparse:\n    triple_search: contrast\n")
     _ok(["fit", *_inputs(sim_dir), "--model", "ha", "--seed", 0, "--no-progress",
-         "--out", out])  # fmt: skip
+         "--config", cfg, "--out", out])  # fmt: skip
     _ok(["export", out, "--order", 3, "--top", 10, "--out", table])
     ranked = _ranked(table)
     for kind, loci in truth.items():
