@@ -83,9 +83,9 @@ def sparse_main_stats(op: StatesOperator, y: torch.Tensor):
     zf, n = z0.reshape(-1), op.shape[0]
     gzz = n * torch.outer(zf, zf) + torch.outer(zf, w) + torch.outer(w, zf) + dtd
     c1 = cov.sum(0)
-    gcz = torch.outer(c1, zf) + torch.einsum("akc,akd->cad", sc.view(m, k, -1), u).reshape(
-        len(c1), -1
-    )
+    c = cov.shape[1]
+    gcz = torch.einsum("akc,akd->cad", sc.view(m, k, c), u).reshape(c, m * d)
+    gcz += torch.outer(c1, zf)
     gram = torch.cat([torch.cat([cov.T @ cov, gcz], 1), torch.cat([gcz.T, gzz], 1)])
     xt1 = torch.cat([c1, n * zf + w])
     xty = torch.cat([cov.T @ yd, yd.sum() * zf + torch.einsum("ak,akd->ad", sy, u).reshape(-1)])

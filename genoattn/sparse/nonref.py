@@ -142,7 +142,7 @@ def complete_pair_tables(
     ks = torch.arange(k, device=both.device)
     out[at[:, None], ks[None, :], ref_b[:, None]] += col_a
     out[at[:, None], ref_a[:, None], ks[None, :]] += row_b
-    out[at, ref_a, ref_b] = total - out.view(g, -1).sum(1)
+    out[at, ref_a, ref_b] = total - out.reshape(g, k * k).sum(1)
     return out
 
 
