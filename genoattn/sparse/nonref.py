@@ -29,11 +29,13 @@ import torch
 #: The sparse route is taken when at most this fraction of (sample, locus) entries differs from
 #: the reference ...
 DENSITY_MAX = 0.1
+#: ... they number at most this (3 int64 indices each) ...
+ENTRIES_MAX = 1 << 26
 #: ... and the pairs of non-reference entries sharing a sample (the doubly non-reference cells
 #: of every pair table) number at most this.
 PAIRS_MAX = 1 << 26
-#: Rows per tile when scanning the states.
-TILE_ROWS = 1 << 16
+#: Entries per tile when scanning the states (rows per tile = this / loci).
+TILE_ENTRIES = 1 << 22
 
 
 @dataclass
@@ -82,19 +84,20 @@ _CACHE: dict[int, tuple[weakref.ref, NonRef | None]] = {}
 
 def _build(states: torch.Tensor, k: int) -> NonRef | None:
     n, l = states.shape
+    tile = max(1, TILE_ENTRIES // max(l, 1))
     counts = torch.zeros(l, k, dtype=torch.int64, device=states.device)
-    for i0 in range(0, n, TILE_ROWS):
-        st = states[i0 : i0 + TILE_ROWS].long() + 1  # (nb, l)
+    for i0 in range(0, n, tile):
+        st = states[i0 : i0 + tile].long() + 1  # (nb, l)
         idx = st + torch.arange(l, device=st.device) * k
         counts += torch.bincount(idx.reshape(-1), minlength=l * k).view(l, k)
     ref = counts.argmax(1)  # (l,)
     e = int(n * l - counts.max(1).values.sum())
-    if n * l == 0 or e > DENSITY_MAX * n * l:
+    if n * l == 0 or e > DENSITY_MAX * n * l or e > ENTRIES_MAX:
         return None
     rows, loci = [], []
     ref8 = (ref - 1).to(states.dtype)
-    for i0 in range(0, n, TILE_ROWS):
-        hit = torch.nonzero(states[i0 : i0 + TILE_ROWS] != ref8[None, :])  # (e_tile, 2)
+    for i0 in range(0, n, tile):
+        hit = torch.nonzero(states[i0 : i0 + tile] != ref8[None, :])  # (e_tile, 2)
         rows.append(hit[:, 0] + i0)
         loci.append(hit[:, 1])
     row, locus = torch.cat(rows), torch.cat(loci)
