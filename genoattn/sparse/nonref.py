@@ -57,6 +57,9 @@ class NonRef:
     n_pairs: int
     _pairs: torch.Tensor | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.cell = self.locus * self.k + self.state  # (e,) flat (locus, state) index
+
     @property
     def pairs(self) -> torch.Tensor:
         if self._pairs is None:
@@ -72,7 +75,7 @@ class NonRef:
     def sums(self, r: torch.Tensor) -> torch.Tensor:
         """shape (l, K), float64: r (n,) summed over the samples in each (locus, state)."""
         out = torch.zeros(self.l * self.k, dtype=torch.float64, device=self.ref.device)
-        out.index_add_(0, self.locus * self.k + self.state, r.double()[self.row])
+        out.index_add_(0, self.cell, r.index_select(0, self.row).double())
         out = out.view(self.l, self.k)
         at = torch.arange(self.l, device=out.device)
         out[at, self.ref] = r.double().sum() - out.sum(1)
@@ -191,19 +194,22 @@ def group_pair_entries(nr: NonRef, pairs: torch.Tensor):
 
 @dataclass(frozen=True)
 class GroupEntries:
-    """The entries one operator's groups read: main loci (m,), pair loci (k2, 2); the
-    non-reference entries of every locus in a group (locus, row, state: (e',)) and the doubly
-    non-reference cells of the pair groups (group, row, state a, state b: (e2',))."""
+    """The entries one operator's groups read, with their flat table indices.
+
+    main: (m,) loci; pairs: (k2, 2) loci; main_ref: (m,) and pair_ref: (k2, 2) reference
+    states; cell: (e',) flat (locus, state) index of the non-reference entries of every locus in
+    a group, row: (e',) their samples; p_cell: (e2',) flat (group, state a, state b) index of the
+    doubly non-reference cells of the pair groups, p_row: (e2',) their samples.
+    """
 
     main: torch.Tensor
     pairs: torch.Tensor
-    locus: torch.Tensor
+    main_ref: torch.Tensor
+    pair_ref: torch.Tensor
+    cell: torch.Tensor
     row: torch.Tensor
-    state: torch.Tensor
-    p_group: torch.Tensor
+    p_cell: torch.Tensor
     p_row: torch.Tensor
-    p_sa: torch.Tensor
-    p_sb: torch.Tensor
 
 
 def group_entries(nr: NonRef, main: torch.Tensor, pairs: torch.Tensor) -> GroupEntries:
@@ -212,28 +218,30 @@ def group_entries(nr: NonRef, main: torch.Tensor, pairs: torch.Tensor) -> GroupE
     used[main] = True
     used[pairs.reshape(-1)] = True
     keep = used[nr.locus]
-    cells = group_pair_entries(nr, pairs)
-    return GroupEntries(main, pairs, nr.locus[keep], nr.row[keep], nr.state[keep], *cells)
+    g, p_row, sa, sb = group_pair_entries(nr, pairs)
+    k = nr.k
+    return GroupEntries(
+        main, pairs, nr.ref[main], nr.ref[pairs], nr.cell[keep], nr.row[keep],
+        (g * k + sa) * k + sb, p_row,
+    )  # fmt: skip
 
 
 def apply_tables(nr: NonRef, ge: GroupEntries, v: torch.Tensor, p: torch.Tensor, out):
     """Add sum_a V_a[s_ia] + sum_(a,b) P_ab[s_ia, s_ib] to ``out`` (n,) through the reference
     split of the module docstring; v: (m, K) main tables, p: (k2, K, K) pair tables."""
-    pa, pb = ge.pairs[:, 0], ge.pairs[:, 1]
-    ra, rb = nr.ref[pa], nr.ref[pb]
-    am, ap = torch.arange(len(ge.main), device=v.device), torch.arange(len(pa), device=v.device)
-    v0, p0 = v[am, nr.ref[ge.main]], p[ap, ra, rb]  # (m,), (k2,)
+    ra, rb = ge.pair_ref[:, 0], ge.pair_ref[:, 1]
+    am, ap = torch.arange(len(ge.main), device=v.device), torch.arange(len(ra), device=v.device)
+    v0, p0 = v[am, ge.main_ref], p[ap, ra, rb]  # (m,), (k2,)
     p_col, p_row = p[ap, :, rb], p[ap, ra, :]  # (k2, K): P[s, r_b], P[r_a, t]
     w = torch.zeros(nr.l, nr.k, dtype=v.dtype, device=v.device)
     w.index_add_(0, ge.main, v - v0[:, None])
-    w.index_add_(0, pa, p_col - p0[:, None])
-    w.index_add_(0, pb, p_row - p0[:, None])
+    w.index_add_(0, ge.pairs[:, 0], p_col - p0[:, None])
+    w.index_add_(0, ge.pairs[:, 1], p_row - p0[:, None])
     out += v0.sum() + p0.sum()
-    out.index_add_(0, ge.row, w[ge.locus, ge.state])
+    out.index_add_(0, ge.row, w.view(-1).index_select(0, ge.cell))
     if len(ge.p_row):
-        g = ge.p_group
-        inter = p[g, ge.p_sa, ge.p_sb] - p_col[g, ge.p_sa] - p_row[g, ge.p_sb] + p0[g]
-        out.index_add_(0, ge.p_row, inter)
+        inter = p - p_col[:, :, None] - p_row[:, None, :] + p0[:, None, None]  # (k2, K, K)
+        out.index_add_(0, ge.p_row, inter.reshape(-1).index_select(0, ge.p_cell))
     return out
 
 
@@ -242,8 +250,9 @@ def state_tables(nr: NonRef, ge: GroupEntries, r: torch.Tensor):
     sums = nr.sums(r)
     pa, pb, k = ge.pairs[:, 0], ge.pairs[:, 1], nr.k
     both = torch.zeros(len(pa) * k * k, dtype=torch.float64, device=r.device)
-    both.index_add_(0, (ge.p_group * k + ge.p_sa) * k + ge.p_sb, r.double()[ge.p_row])
+    both.index_add_(0, ge.p_cell, r.index_select(0, ge.p_row).double())
     full = complete_pair_tables(
-        both.view(-1, k, k), sums[pa], sums[pb], nr.ref[pa], nr.ref[pb], float(r.double().sum())
-    )
+        both.view(-1, k, k), sums[pa], sums[pb], ge.pair_ref[:, 0], ge.pair_ref[:, 1],
+        float(r.double().sum()),
+    )  # fmt: skip
     return sums[ge.main], full

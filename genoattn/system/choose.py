@@ -31,7 +31,7 @@ O(n) forward/backward passes, so an sgd candidate is trained on a seeded subsamp
 ``SGD_ROWS`` training samples, for at most ``SGD_SAMPLES`` sample passes (``train.max_epochs`` and
 ``train.patience`` are capped accordingly, never raised); validation samples stay whole, so every
 candidate is scored on the same samples. An sgd winner is that subsample fit (logged); on a
-library of 5e5 sequences this bounds each sgd candidate to ~1e6 sample passes instead of
+library of 5e5 sequences this bounds each sgd candidate to 4e5 sample passes instead of
 200 epochs x 5e5.
 
 Validation loss, on the standardised trait (0.5 mean squared error) or the logistic deviance
@@ -60,8 +60,8 @@ from genoattn.errors import GenoattnError
 
 Log = Callable[[str], None]
 
-SGD_ROWS = 50_000  # training samples an sgd candidate sees at most (seeded subsample)
-SGD_SAMPLES = 1_000_000  # sample passes of an sgd candidate at most (epochs x rows)
+SGD_ROWS = 20_000  # training samples an sgd candidate sees at most (seeded subsample)
+SGD_SAMPLES = 400_000  # sample passes of an sgd candidate at most (epochs x rows)
 SPARSE_DESIGN_BUDGET = 2**29  # bytes of the sparse pair design on sequence cohorts (512 MiB)
 CANDIDATES = ("additive", "sparse_sa", "sparse_sa_link", "sgd_sa_ge", "sgd_ha_ge")
 DEFAULT_LINK_UNITS = 4
