@@ -85,14 +85,25 @@ class NonRef:
 _CACHE: dict[int, tuple[weakref.ref, NonRef | None]] = {}
 
 
-def _build(states: torch.Tensor, k: int) -> NonRef | None:
+def _counts(states: torch.Tensor, k: int, tile: int) -> torch.Tensor:
+    """shape (l, K), int64: samples per (locus, state + 1)."""
     n, l = states.shape
-    tile = max(1, TILE_ENTRIES // max(l, 1))
     counts = torch.zeros(l, k, dtype=torch.int64, device=states.device)
     for i0 in range(0, n, tile):
         st = states[i0 : i0 + tile].long() + 1  # (nb, l)
         idx = st + torch.arange(l, device=st.device) * k
         counts += torch.bincount(idx.reshape(-1), minlength=l * k).view(l, k)
+    return counts
+
+
+def _build(states: torch.Tensor, k: int) -> NonRef | None:
+    n, l = states.shape
+    tile = max(1, TILE_ENTRIES // max(l, 1))
+    # a dense cohort is told by its first tile (twice the threshold: no false refusals by chance)
+    head = _counts(states[:tile], k, tile)
+    if head.sum() and head.sum() - head.max(1).values.sum() > 2 * DENSITY_MAX * head.sum():
+        return None
+    counts = _counts(states, k, tile)
     ref = counts.argmax(1)  # (l,)
     e = int(n * l - counts.max(1).values.sum())
     if n * l == 0 or e > DENSITY_MAX * n * l or e > ENTRIES_MAX:
