@@ -150,7 +150,8 @@ def _recovered(table: Path, truth: Path) -> tuple[int, int]:
     t = pl.read_csv(truth, separator="\t").filter(pl.col("order") == 2)
     planted = {frozenset((a, b)) for a, b in t.select("id_a", "id_b").iter_rows()}
     got = pl.read_csv(table, separator="\t").head(10)
-    found = {frozenset((a, b)) for a, b in got.select("id_a", "id_b").iter_rows()}
+    ids = ("ID_A", "ID_B") if "ID_A" in got.columns else ("id_a", "id_b")  # table schema v1 / v0
+    found = {frozenset((a, b)) for a, b in got.select(*ids).iter_rows()}
     return len(planted & found), len(planted)
 
 
