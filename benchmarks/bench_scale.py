@@ -260,9 +260,9 @@ def plot(_args) -> None:
         x = np.array([c["n"] * c["L"] for c in cells], dtype=float)
         ax[0].scatter(x, [c["fit"]["wall_s"] for c in cells], marker=marker, label=code)
         ax[1].scatter(x, [c["fit"]["peak_rss_gb"] for c in cells], marker=marker, label=code)
-    for name, mk in (("fit_default", "s"), ("fit_additive", "^")):
+    for name, mk in (("fit_default", "s"), ("fit_sa", "D"), ("fit_additive", "^")):
         g = data.get("gb1", {}).get(name)
-        if g and g["rc"] == 0:
+        if g and g.get("rc") == 0:
             info = data["gb1"]["data"]
             x = (info["n_train"] + info["n_val"]) * info["length"]
             ax[0].scatter([x], [g["wall_s"]], marker=mk, label=f"GB1 {name[4:]}")
