@@ -130,3 +130,31 @@ def test_pair_cap__memory_budget_of_the_sparse_pair_design():
     d, l = 3, 10  # four residues per column: three contrasts
     assert pair_cap(prep, cfg.model, budget=4 * rows * (l * d + 5 * d * d)) == 5
     assert pair_cap(prep, cfg.model, budget=4 * rows * (l * d)) == 0
+
+
+def test_sgd_budget__seeded_subsample_and_capped_epochs(monkeypatch):
+    import genoattn.system.choose as choose
+    from genoattn.system.fit import Prepared
+    from genoattn.system.split import make_split
+
+    ds = saturating_library(n=1000)
+    cfg = _cfg()
+    prep = Prepared(ds, make_split(ds.cohort.n_samples, cfg.train))
+    monkeypatch.setattr(choose, "SGD_ROWS", 100)
+    monkeypatch.setattr(choose, "SGD_SAMPLES", 800)
+    lines: list[str] = []
+    sub, train = choose.sgd_budget(prep, cfg.train, lines.append)
+    rows = sub.split["train"]
+    assert len(rows) == 100 and np.all(np.diff(rows) > 0)
+    assert set(rows.tolist()) <= set(prep.split["train"].tolist())
+    np.testing.assert_array_equal(sub.split["val"], prep.split["val"])
+    np.testing.assert_array_equal(sub.y, prep.y)  # the whole training set's standardisation
+    assert (train.max_epochs, train.patience) == (8, 3) and len(lines) == 1
+    again, _ = choose.sgd_budget(prep, cfg.train, lines.append)
+    np.testing.assert_array_equal(again.split["train"], rows)  # seeded
+    assert prep.split["train"].size > 100  # the caller's split is untouched
+    # a small training set is used whole, and the epochs are never raised
+    monkeypatch.setattr(choose, "SGD_ROWS", 10**6)
+    monkeypatch.setattr(choose, "SGD_SAMPLES", 10**9)
+    whole, train = choose.sgd_budget(prep, cfg.train, lines.append)
+    assert whole is prep and train.max_epochs == cfg.train.max_epochs

@@ -27,6 +27,70 @@ from genoattn.sparse.group_lasso import (
 )
 from genoattn.sparse.operator import StatesOperator
 
+#: Largest (m, m, K, K) table of co-occurring non-reference states of the sparse Gram route.
+COCOUNT_MAX = 1 << 26
+
+
+def sparse_main_stats(op: StatesOperator, y: torch.Tensor):
+    """(X^T X, X^T 1, X^T y) in float64 of a covariates + main-effects design on the sparse
+    route (``nonref.py``), or None when the operator is not such a design.
+
+    With z0 the contrasts of the reference states and u_(a,s) = T_a[s] - T_a[r_a], a sample's
+    row is z0 + sum of u over its non-reference entries (Delta), so
+        Z^T Z = n z0 z0^T + z0 w^T + w z0^T + Delta^T Delta,   w = Delta^T 1,
+    and Delta^T Delta has diagonal blocks sum_s N_a[s] u u^T and off-diagonal blocks
+    U_a^T N_ab U_b with N_ab the counts of co-occurring non-reference states: O(entries) work.
+    """
+    nr, g = op.nonref, op.groups
+    if nr is None or len(g.pairs) or len(g.triples):
+        return None
+    dev, k = op.device, op.k
+    main = torch.as_tensor(g.main, device=dev)
+    m = len(main)
+    if m * m * k * k > COCOUNT_MAX:
+        return None
+    t = op.table[main].double()  # (m, K, d)
+    d = t.shape[2]
+    am = torch.arange(m, device=dev)
+    z0 = t[am, nr.ref[main]]  # (m, d)
+    u = t - z0[:, None, :]
+    pos = torch.full((nr.l,), -1, dtype=torch.int64, device=dev)
+    pos[main] = am
+    ep = pos[nr.locus]
+    ok = ep >= 0
+    cell, rows = ep[ok] * k + nr.state[ok], nr.row[ok]
+    cov = op.cov[:, torch.as_tensor(g.cov, device=dev)].double()  # (n, c)
+    yd = y.double()
+    f64 = dict(dtype=torch.float64, device=dev)
+    cnt = torch.zeros(m * k, **f64).index_add_(0, cell, torch.ones(len(cell), **f64))
+    sy = torch.zeros(m * k, **f64).index_add_(0, cell, yd[rows])
+    sc = torch.zeros(m * k, cov.shape[1], **f64).index_add_(0, cell, cov[rows])
+    co = torch.zeros(m * m * k * k, **f64)
+    pr = nr.pairs
+    pa, pb = pos[nr.locus[pr[:, 0]]], pos[nr.locus[pr[:, 1]]]
+    both = (pa >= 0) & (pb >= 0)
+    sa, sb = nr.state[pr[both, 0]], nr.state[pr[both, 1]]
+    pa, pb = pa[both], pb[both]
+    ones = torch.ones(len(pa), **f64)
+    co.index_add_(0, ((pa * m + pb) * k + sa) * k + sb, ones)
+    co.index_add_(0, ((pb * m + pa) * k + sb) * k + sa, ones)
+    cnt, sy = cnt.view(m, k), sy.view(m, k)
+    w = torch.einsum("ak,akd->ad", cnt, u).reshape(-1)  # (m d,)
+    dtd = torch.einsum("asu,abst,btv->aubv", u, co.view(m, m, k, k), u).reshape(m * d, m * d)
+    diag = torch.einsum("ak,aku,akv->auv", cnt, u, u)  # (m, d, d)
+    if m:
+        dtd += torch.block_diag(*diag)
+    zf, n = z0.reshape(-1), op.shape[0]
+    gzz = n * torch.outer(zf, zf) + torch.outer(zf, w) + torch.outer(w, zf) + dtd
+    c1 = cov.sum(0)
+    c = cov.shape[1]
+    gcz = torch.einsum("akc,akd->cad", sc.view(m, k, c), u).reshape(c, m * d)
+    gcz += torch.outer(c1, zf)
+    gram = torch.cat([torch.cat([cov.T @ cov, gcz], 1), torch.cat([gcz.T, gzz], 1)])
+    xt1 = torch.cat([c1, n * zf + w])
+    xty = torch.cat([cov.T @ yd, yd.sum() * zf + torch.einsum("ak,akd->ad", sy, u).reshape(-1)])
+    return gram, xt1, xty
+
 
 class GramDesign:
     """Sufficient statistics of one mse problem on the design ``op`` and trait ``y`` (n,).
@@ -38,15 +102,20 @@ class GramDesign:
     def __init__(self, op: StatesOperator, y: torch.Tensor, rows: int = 8192):
         n, p = op.shape
         f64 = dict(dtype=torch.float64, device=op.device)
-        self.gram = torch.zeros(p, p, **f64)
-        self.xt1 = torch.zeros(p, **f64)
-        self.xty = torch.zeros(p, **f64)
-        for i0 in range(0, n, rows):
-            sub = op.rows(op.states[i0 : i0 + rows], op.cov[i0 : i0 + rows])
+        stats = sparse_main_stats(op, y)
+        if stats is not None:
+            self.gram, self.xt1, self.xty = stats
+        else:
+            self.gram = torch.zeros(p, p, **f64)
+            self.xt1 = torch.zeros(p, **f64)
+            self.xty = torch.zeros(p, **f64)
+        for i0 in range(0, n if stats is None else 0, rows):
+            sl = slice(i0, i0 + rows)
+            sub = StatesOperator(op.states[sl], op.table, op.cov[sl], op.groups, sparse=False)
             xt = sub.dense()  # (nb, p) in the compute dtype
             self.gram += (xt.T @ xt).double()
             self.xt1 += xt.sum(0).double()
-            self.xty += (xt.T @ y[i0 : i0 + rows]).double()
+            self.xty += (xt.T @ y[sl]).double()
         self.ysum, self.n = float(y.double().sum()), n
         self.blocks, self.dtype, self.device = op.blocks, op.dtype, op.device
         self._bound()

@@ -22,6 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from genoattn.sparse.nonref import (
+    GroupEntries,
+    apply_tables,
+    group_entries,
+    nonref_of,
+    state_tables,
+)
+
 #: Group layout: contiguous runs of (number of groups, columns per group), in column order.
 Blocks = list[tuple[int, int]]
 
@@ -110,6 +118,8 @@ class StatesOperator:
         table: shape (l, K, d), float: contrast rows per (locus, state + 1), row 0 zero.
         cov: shape (n, c), float: covariates.
         groups: the groups, in column order.
+        sparse: None (default): products through the non-reference entries of the states
+            (``nonref.py``) when they are few and there are no triple groups; False: by tiles.
     """
 
     def __init__(
@@ -120,6 +130,7 @@ class StatesOperator:
         groups: Groups,
         tile_rows: int | None = None,
         cache_bytes: float = CACHE_BYTES,
+        sparse: bool | None = None,
     ):
         self.states, self.table, self.cov, self.groups = states, table, cov, groups
         c, m, k2, k3 = groups.counts
@@ -142,6 +153,15 @@ class StatesOperator:
         self._cache_ok = states.shape[0] * (m + k2 + k3) * 4 <= cache_bytes
         self._cache: list | None = None
         self._cache_bytes = cache_bytes
+        self.sparse = sparse
+        self.nonref = nonref_of(states, self.k) if sparse is not False and k3 == 0 else None
+        self._entries: GroupEntries | None = None
+
+    def _group_entries(self) -> GroupEntries:
+        if self._entries is None:
+            assert self.nonref is not None
+            self._entries = group_entries(self.nonref, self._loci[0][:, 0], self._loci[1])
+        return self._entries
 
     # -- helpers -------------------------------------------------------------------------
     def _split(self, beta: torch.Tensor) -> list[torch.Tensor]:
@@ -208,6 +228,9 @@ class StatesOperator:
         """shape (n,): X @ beta, beta shape (p,)."""
         b_cov, *coefs = self._split(beta)
         out = self.cov[:, self._cov] @ b_cov
+        if self.nonref is not None:
+            v, p, _ = self._tables(coefs)
+            return apply_tables(self.nonref, self._group_entries(), v, p, out)
         tables = [tb.reshape(-1) for tb in self._tables(coefs)]
         for rows, tiles in self._tiles():
             for tab, s in zip(tables, tiles, strict=True):
@@ -217,6 +240,10 @@ class StatesOperator:
 
     def rmatvec(self, r: torch.Tensor) -> torch.Tensor:
         """shape (p,): X^T r, r shape (n,)."""
+        if self.nonref is not None:
+            main, pair = state_tables(self.nonref, self._group_entries(), r)
+            empty = r.new_zeros(len(self._loci[2]) * self.k**3)
+            return self._contract([main.to(r.dtype), pair.to(r.dtype), empty], r)
         sums = [
             torch.zeros(len(loci) * self.k ** loci.shape[1], dtype=r.dtype, device=r.device)
             for loci in self._loci
@@ -226,6 +253,10 @@ class StatesOperator:
             for acc, s in zip(sums, tiles, strict=True):
                 if s.shape[1]:
                     acc.index_add_(0, s.reshape(-1), rt[:, None].expand_as(s).reshape(-1))
+        return self._contract(sums, r)
+
+    def _contract(self, sums: list[torch.Tensor], r: torch.Tensor) -> torch.Tensor:
+        """shape (p,): X^T r from r summed by state: (m, K), (k2, K, K), (k3, K, K, K)."""
         t, k = self.table, self.k
         (m, _), (k2, _), (k3, _) = self.blocks[1:]
         out = [self.cov[:, self._cov].T @ r]
@@ -262,11 +293,15 @@ class StatesOperator:
     def select(self, keep: torch.Tensor) -> StatesOperator:
         """The operator of the groups in ``keep`` (g,) bool."""
         sub = self.groups.select(keep.cpu().numpy())
-        return StatesOperator(self.states, self.table, self.cov, sub, None, self._cache_bytes)
+        return StatesOperator(
+            self.states, self.table, self.cov, sub, None, self._cache_bytes, self.sparse
+        )
 
     def rows(self, states: torch.Tensor, cov: torch.Tensor) -> StatesOperator:
         """The same groups on other samples."""
-        return StatesOperator(states, self.table, cov, self.groups, None, self._cache_bytes)
+        return StatesOperator(
+            states, self.table, cov, self.groups, None, self._cache_bytes, self.sparse
+        )
 
     def cat_rows(self, other: StatesOperator) -> StatesOperator:
         return self.rows(torch.cat([self.states, other.states]), torch.cat([self.cov, other.cov]))
@@ -284,9 +319,10 @@ def working_operator(op: Operator, keep: torch.Tensor, budget_bytes: float) -> O
     """The groups in ``keep``; materialised when the (n, p_keep) design fits ``budget_bytes``.
 
     Working sets are small along a warm-started path, so the solver's many iterations run as
-    dense matrix products, while any working set above the budget stays an operator.
+    dense matrix products, while any working set above the budget stays an operator. An operator
+    on the sparse route is never materialised: its products cost O(non-reference entries).
     """
     sub = op.select(keep)
-    if isinstance(sub, StatesOperator) and sub.dense_bytes() <= budget_bytes:
+    if isinstance(sub, StatesOperator) and sub.nonref is None and sub.dense_bytes() <= budget_bytes:
         return DenseOperator(sub.dense(), sub.blocks)
     return sub

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genoattn.sparse.nonref import NonRef, block_pair_tables, nonref_of
+
 #: Budget of one contrast tile (float entries), which sets the rows per sample tile.
 TILE_ENTRIES = 1 << 22
 
@@ -63,6 +65,13 @@ def _row_tiles(n: int, cols: int):
 def main_scores(src, y: torch.Tensor, n_active: np.ndarray, block: int = 4096) -> np.ndarray:
     """shape (l,): per-df marginal score (1/df) sum_u (z_u^T y)^2 / ||z_u||^2 of every locus."""
     src = as_source(src)
+    nr = _nonref(src)
+    if nr is not None:  # z_u^T y = T_a[:, u]^T R_a and ||z_u||^2 = T_a[:, u]^2 . N_a by state
+        t = src.table.double()
+        num = torch.einsum("aku,ak->au", t, nr.sums(y))
+        den = torch.einsum("aku,ak->au", t * t, nr.sums(torch.ones_like(y)))
+        score = (num**2 / torch.clamp(den, min=1e-12)).sum(1).cpu().numpy()
+        return score / np.maximum(n_active, 1)
     out = []
     for a0 in range(0, src.l, block):
         loci = torch.arange(a0, min(a0 + block, src.l), device=src.device)
@@ -75,6 +84,13 @@ def main_scores(src, y: torch.Tensor, n_active: np.ndarray, block: int = 4096) -
         out.append((num**2 / torch.clamp(den, min=1e-12)).sum(1))
     score = torch.cat(out).cpu().numpy() if out else np.zeros(0)
     return score / np.maximum(n_active, 1)
+
+
+def _nonref(src) -> NonRef | None:
+    """The non-reference entries of a state source on the sparse route, else None."""
+    if not isinstance(src, StateContrasts):
+        return None
+    return nonref_of(src.states, src.table.shape[1])
 
 
 def _pair_block(src, resid, la: torch.Tensor, lb: torch.Tensor):
@@ -102,7 +118,11 @@ def _pair_block_counts(src: StateContrasts, resid, la: torch.Tensor, lb: torch.T
     r_tab = torch.zeros(bins, dtype=src.dtype, device=src.device)
     n_tab = torch.zeros_like(r_tab)
     base = (torch.arange(na * nb_, device=src.device) * k * k).view(na, nb_)
-    for rows in _row_tiles(src.n, na * nb_):
+    nr = _nonref(src)
+    if nr is not None:  # the tables from the non-reference entries (nonref.py)
+        r_tab = block_pair_tables(nr, resid, la, lb).to(src.dtype).reshape(-1)
+        n_tab = block_pair_tables(nr, torch.ones_like(resid), la, lb).to(src.dtype).reshape(-1)
+    for rows in _row_tiles(src.n if nr is None else 0, na * nb_):
         sa = src.states[rows][:, la].long() + 1  # (nb, la)
         sb = src.states[rows][:, lb].long() + 1  # (nb, lb)
         idx = (base[None] + sa[:, :, None] * k + sb[:, None, :]).reshape(-1)

@@ -18,10 +18,21 @@ Which candidates run (the rule; ``model.candidates`` overrides it):
   trait already has the logistic link and gets ``additive``, ``sparse_sa`` and the sgd ones with
   their monotone unit on the logit).
 
-Memory: on sequence cohorts the pair design of the sparse candidates holds n x (l d + K d^2)
-float32 values (d = residues per column - 1 after pooling rare ones, K screened pairs); K is capped
-so that it stays within ``SPARSE_DESIGN_BUDGET`` bytes (logged), and a pair candidate with no room
-for one pair is skipped. Genotype cohorts (d = 2) keep their sparse settings.
+Memory: on sequence cohorts far from any reference (the tile route of the operators) the pair
+design of the sparse candidates holds n x (l d + K d^2) float32 values (d = residues per column - 1
+after pooling rare ones, K screened pairs); K is capped so that it stays within
+``SPARSE_DESIGN_BUDGET`` bytes (logged), and a pair candidate with no room for one pair is skipped.
+Libraries close to a reference (mutant libraries: the non-reference route) and genotype cohorts
+(d = 2) keep their sparse settings.
+
+Time on large libraries: the sparse candidates see every training sample (their products cost
+O(non-reference entries) on a mutant library, ``genoattn/sparse/nonref.py``). An sgd epoch costs
+O(n) forward/backward passes, so an sgd candidate is trained on a seeded subsample of at most
+``SGD_ROWS`` training samples, for at most ``SGD_SAMPLES`` sample passes (``train.max_epochs`` and
+``train.patience`` are capped accordingly, never raised); validation samples stay whole, so every
+candidate is scored on the same samples. An sgd winner is that subsample fit (logged); on a
+library of 5e5 sequences this bounds each sgd candidate to 4e5 sample passes instead of
+200 epochs x 5e5.
 
 Validation loss, on the standardised trait (0.5 mean squared error) or the logistic deviance
 per sample: each candidate uses the validation samples once to pick its own settings (penalty and
@@ -52,6 +63,8 @@ from genoattn.system.sparse_link import fit_sparse_link
 
 Log = Callable[[str], None]
 
+SGD_ROWS = 20_000  # training samples an sgd candidate sees at most (seeded subsample)
+SGD_SAMPLES = 400_000  # sample passes of an sgd candidate at most (epochs x rows)
 SPARSE_DESIGN_BUDGET = 2**29  # bytes of the sparse pair design on sequence cohorts (512 MiB)
 CANDIDATES = AUTO_CANDIDATES
 DEFAULT_LINK_UNITS = 4
@@ -112,11 +125,39 @@ def pair_cap(prep, mcfg: ModelConfig, budget: int = SPARSE_DESIGN_BUDGET) -> int
     return max(int(room // (d * d)), 0)
 
 
+def near_reference(prep) -> bool:
+    """Whether the training states take the sparse (non-reference) route of the operators,
+    whose pair groups cost O(non-reference entries) and no design: then no pair cap applies."""
+    from genoattn.sparse.nonref import nonref_of
+
+    st = torch.as_tensor(np.ascontiguousarray(prep.ds.cohort.states[prep.split["train"]]))
+    return nonref_of(st, int(prep.vocab.n_states.max(initial=0)) + 1) is not None
+
+
+def sgd_budget(prep, train, log: Log):
+    """(prep, train config) of an sgd candidate: at most ``SGD_ROWS`` training samples (a seeded
+    subsample; trait and covariates keep the standardisation of the whole training set) and
+    at most ``SGD_SAMPLES`` sample passes."""
+    rows = prep.split["train"]
+    subsampled = len(rows) > SGD_ROWS
+    if subsampled:
+        rng = np.random.default_rng(train.seed)
+        sub = copy.copy(prep)
+        sub.split = {**prep.split, "train": np.sort(rng.choice(rows, SGD_ROWS, replace=False))}
+        prep, rows = sub, sub.split["train"]
+    epochs = max(1, min(train.max_epochs, SGD_SAMPLES // max(len(rows), 1)))
+    if subsampled or epochs < train.max_epochs:
+        log(f"auto: sgd candidates train on {len(rows)} samples for at most {epochs} epochs")
+    patience = min(train.patience, max(3, epochs // 4))
+    return prep, dataclasses.replace(train, max_epochs=epochs, patience=patience)
+
+
 def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
     """Fit candidate ``name``; returns (its FitOutcome, its validation loss, its config), or
     None when the candidate does not fit the memory budget."""
     mcfg = candidate_config(name, cfg.model)
-    if mcfg.fit == "sparse" and mcfg.kind != "additive" and prep.ds.cohort.kind == SEQUENCE:
+    tiles = mcfg.fit == "sparse" and mcfg.kind != "additive" and prep.ds.cohort.kind == SEQUENCE
+    if tiles and not near_reference(prep):
         cap = pair_cap(prep, mcfg)
         if cap < 1:
             log(f"auto: {name} skipped (its pair design exceeds {SPARSE_DESIGN_BUDGET >> 20} MiB)")
@@ -125,12 +166,13 @@ def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
             log(f"auto: {name} screens at most {cap} pairs (memory budget)")
             mcfg.sparse.max_candidates = cap
     if mcfg.fit == "sgd":
-        ccfg = dataclasses.replace(cfg, model=mcfg)
+        sub, train = sgd_budget(prep, cfg.train, log)
+        ccfg = dataclasses.replace(cfg, model=mcfg, train=train)
         # main effects warm-started from the additive fit on training samples (as fit() does)
-        warm = additive_fit(prep, ccfg, refit_with_validation=False) if mcfg.main_effects else None
+        warm = additive_fit(sub, ccfg, refit_with_validation=False) if mcfg.main_effects else None
         from genoattn.system.sgd import fit_sgd  # Lightning: only when an sgd candidate runs
 
-        out = fit_sgd(prep, ccfg, work / "candidates" / name, False, log, warm)
+        out = fit_sgd(sub, ccfg, work / "candidates" / name, False, log, warm)
         return out, validation_loss(out.predictor, prep), mcfg
     if mcfg.global_epistasis:
         out = fit_sparse_link(prep, mcfg, cfg.train.accelerator, log)
