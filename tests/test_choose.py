@@ -134,12 +134,12 @@ def test_pair_cap__memory_budget_of_the_sparse_pair_design():
 
 def test_sgd_budget__seeded_subsample_and_capped_epochs(monkeypatch):
     import genoattn.system.choose as choose
-    from genoattn.system.fit import Prepared
+    from genoattn.system.routes import FitInputs
     from genoattn.system.split import make_split
 
     ds = saturating_library(n=1000)
     cfg = _cfg()
-    prep = Prepared(ds, make_split(ds.cohort.n_samples, cfg.train))
+    prep = FitInputs(ds, make_split(ds.cohort.n_samples, cfg.train))
     monkeypatch.setattr(choose, "SGD_ROWS", 100)
     monkeypatch.setattr(choose, "SGD_SAMPLES", 800)
     lines: list[str] = []
