@@ -149,9 +149,9 @@ class SparseFitConfig:
     max_triples: 3-way candidates admitted (0: none; kind ha defaults to 200): extensions of
         the ``triple_seeds`` best pairs by every third locus, merged with the 3-way screen of
         ``triple_search`` (see genoattn/stats/candidates.py): auto (exhaustive 8-df screen of
-        all triples up to 300 loci, focus loci beyond), exhaustive, contrast (cheap screen of
-        all triples; unreliable at 1,000 loci, see README), focus (300 loci with pairwise,
-        marginal or variance signal), or pairs.
+        all triples up to 300 loci, the contrast-score screen of all up to 1,000, focus loci
+        beyond), exhaustive, contrast, focus (300 loci with pairwise, marginal or variance
+        signal), or pairs.
     min_state_count: genotype classes / residues seen in fewer training samples are pooled
         with the mean (contrast 0).
     select_se: pick the sparsest pair model within this many standard errors of the best

@@ -10,12 +10,13 @@ main-effect fit. Today's search (``pairs``) only extends the best pairs by a thi
   pure 3-way genotype-class test of :mod:`genoattn.stats.fit3` on r (27 cells against all
   pairwise cells), blocked as in the exhaustive scan; C(300, 3) = 4.5e6 triples of 1,800
   training samples take about 20 s on 2 CPU cores (benchmarks/bench_triples.py);
-* ``contrast`` (on request): the contrast-score screen of every triple
+* ``contrast`` (``auto`` up to ``CONTRAST_LOCI``): the contrast-score screen of every triple
   (:mod:`genoattn.stats.contrast3`: one matrix product per tile, no per-triple solve, on a
   seeded subset of ``CONTRAST_SAMPLES`` samples), whose best triples (0.1 %, 1,000 to 50,000)
   get the exact 8-df test on every training sample. It sees pure 3-way terms (no lower-order trace
   needed) at ~1/8 of the exhaustive screen's time per triple (benchmarks/bench_triples.py);
-* ``focus`` (``auto`` beyond ``EXHAUSTIVE_LOCI``): the same exhaustive test among
+* ``focus`` (``auto`` beyond ``CONTRAST_LOCI``, where screening all C(l, 3) triples takes
+  more than ~10 minutes on 2 CPU cores): the same exhaustive test among
   ``EXHAUSTIVE_LOCI`` focus loci,
   taken in turn from three rankings: loci of the best screened pairs (pairwise signal), the 2-df
   class-means F test of r (marginal signal left after the penalised main-effect fit) and the
@@ -49,6 +50,7 @@ from genoattn.stats.contrast3 import (
 from genoattn.stats.scan3 import default_block, prepare_triples, screen_all
 
 EXHAUSTIVE_LOCI = 300
+CONTRAST_LOCI = 1000  # auto's contrast route up to here (C(1000, 3) = 1.7e8 triples), focus beyond
 CLUMP_R2 = 0.5  # near-copy threshold of clump_triples (the export's clumping default)
 SEARCHES = ("auto", "exhaustive", "contrast", "focus", "pairs")
 
@@ -209,7 +211,8 @@ def candidate_triples(
         extend: (triples (k', 3), scores (k',)) from the pair-extension search, merged in.
         seeds: shape (k_s, 2), best screened pairs (their loci lead the focus set).
         max_exhaustive_loci: ``auto`` screens exhaustively up to this many loci (default
-            ``EXHAUSTIVE_LOCI``, read at call time), among focus loci beyond.
+            ``EXHAUSTIVE_LOCI``, read at call time), by the contrast route beyond and up to
+            ``CONTRAST_LOCI``, among focus loci above that.
         max_r2: triples with two loci in LD above this are skipped (as the pair screen does),
             and near-copies of a better triple are clumped away (:func:`clump_triples`).
     Returns:
@@ -231,9 +234,7 @@ def candidate_triples(
         bound = EXHAUSTIVE_LOCI if max_exhaustive_loci is None else max_exhaustive_loci
         dev = device or (resid.device if isinstance(resid, torch.Tensor) else "cpu")
         if search == "auto":
-            # not the contrast route: at L = 1,000 triples of rare-genotype loci flood its
-            # screen (README, "Why the contrast route fails at L = 1,000")
-            search = "exhaustive" if l <= bound else "focus"
+            search = "exhaustive" if l <= bound else "contrast" if l <= CONTRAST_LOCI else "focus"
         if search == "contrast":
             trip, fs = _contrast(classes, r, 4 * k, max_r2, dev)
         else:

@@ -36,6 +36,7 @@ from genoattn.stats.fit3 import genotype_fast
 
 CONTRAST_SAMPLES = 1000  # screen subset of the routes that use it (power ~ n h2, cost ~ n)
 CONTRAST_POOL = 50_000  # at most this many best screened triples get the exact test
+MIN_SUPPORT = 0.01  # products with fewer effective samples (share of n) are left out of the screen
 
 
 def contrast_pool(n_triples: int, top: int) -> int:
@@ -111,7 +112,14 @@ def _tile_scores(p: _Inputs, a: slice, b: slice, c: slice, max_r2: float) -> tor
     # the contrasts heavy-tailed, and no product of pair moments approximates it there
     right.square_()
     den = (sq[a].reshape(-1, n) @ right.T).view(na, 2, nb, 2, nc, 2) / n
-    sc = (num * num / den.clamp_min(1e-6)).sum((1, 3, 5))  # (a, b, c)
+    # effective support n mean(p^2)^2 / mean(p^4) of each product: a product of rare-genotype
+    # spikes lives on a handful of samples, its 8 components are then nearly collinear and
+    # their sum is ~8 squared outliers (scores ~20x the null mean, exact F < 1, flooding the
+    # pool at L = 1,000); such components are left out of the screen
+    right.square_()
+    p4 = (sq[a].square().reshape(-1, n) @ right.T).view(na, 2, nb, 2, nc, 2) / n
+    ok_support = den.square() >= MIN_SUPPORT * p4
+    sc = torch.where(ok_support, num * num / den.clamp_min(1e-6), 0.0).sum((1, 3, 5))  # (a, b, c)
     dev = phi.device
     ia = torch.arange(a.start, a.stop, device=dev)[:, None, None]
     ib = torch.arange(b.start, b.stop, device=dev)[None, :, None]
@@ -207,6 +215,8 @@ def naive_contrast_scores(states: np.ndarray, y: np.ndarray, triples: np.ndarray
                     u = fa * fb * fc - fa * np.mean(fb * fc) - fb * np.mean(fa * fc)
                     u = u - fc * np.mean(fa * fb)
                     m = np.mean((fa * fb * fc) ** 2)
+                    if m * m < MIN_SUPPORT * np.mean((fa * fb * fc) ** 4):
+                        continue  # too few effective samples (see _tile_scores)
                     out[t] += (u @ yw) ** 2 / max(m, 1e-6) / n
     return out
 
