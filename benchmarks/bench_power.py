@@ -40,7 +40,7 @@ import torch  # noqa: E402
 from genoattn.bench.cohort import _plink_epistasis, recall_at  # noqa: E402
 from genoattn.config import ExportConfig, FitConfig, from_dict  # noqa: E402
 from genoattn.interpret.clump import clump, ld_r2  # noqa: E402
-from genoattn.interpret.export import export_pairs  # noqa: E402
+from genoattn.interpret.export import export as export_pairs  # noqa: E402
 from genoattn.interpret.scan import scan  # noqa: E402
 from genoattn.simulate import SimConfig, simulate  # noqa: E402
 from genoattn.system.fit import fit  # noqa: E402

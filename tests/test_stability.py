@@ -12,7 +12,7 @@ import polars as pl
 
 from genoattn.config import ExportConfig, FitConfig, from_dict
 from genoattn.interpret.columns import export_columns
-from genoattn.interpret.export import export_pairs
+from genoattn.interpret.export import export as export_pairs
 from genoattn.interpret.stability import selection_frequency
 from genoattn.simulate import SimConfig, simulate
 from genoattn.system.fit import fit
