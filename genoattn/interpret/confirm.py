@@ -181,7 +181,7 @@ def _rank(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np.ndarray]:
-    from scipy import stats
+    from scipy import special  # not scipy.stats: ~0.9 s of import for four tail functions
 
     x1, x0 = designs(g, z, test, m)
     n = w.sum(-1)
@@ -206,20 +206,20 @@ def _test_chunk(g, w, y, z, test: str, binary: bool, m: int = 3) -> dict[str, np
         stat = torch.sign(effect) * lr.sqrt() if binary else effect / se
         ok = (df1 == 1) & ((df2 > 0) | binary) & torch.as_tensor(~separated)
         sa, d2 = np.abs(stat.numpy()), df2.numpy()
-        p = 2 * (stats.norm.sf(sa) if binary else stats.t.sf(sa, np.maximum(d2, 1)))
+        p = 2 * (special.ndtr(-sa) if binary else special.stdtr(np.maximum(d2, 1), -sa))
     else:
         if binary:
             (_, _, dev1), dev0 = nested_firth(x1, x0, y, w)
             stat = (dev0 - dev1).clamp_min(0)
             effect = stat / dev0
             df2 = torch.full_like(n, float("nan"))
-            p = stats.chi2.sf(stat.numpy(), np.maximum(df1.numpy(), 1))
+            p = special.chdtrc(np.maximum(df1.numpy(), 1), stat.numpy())
         else:
             rss1, rss0 = _ols(x1, y, w)[2], _ols(x0, y, w)[2]
             df2 = n - r1
             stat = ((rss0 - rss1).clamp_min(0) / df1.clamp_min(1)) / (rss1 / df2.clamp_min(1))
             effect = 1.0 - rss1 / rss0
-            p = stats.f.sf(stat.numpy(), np.maximum(df1.numpy(), 1), np.maximum(df2.numpy(), 1))
+            p = special.fdtrc(np.maximum(df1.numpy(), 1), np.maximum(df2.numpy(), 1), stat.numpy())
         se = torch.full_like(n, float("nan"))
         ok = (df1 > 0) & ((df2 > 0) | binary)
     nan = np.where(ok.numpy(), 1.0, np.nan)
