@@ -80,3 +80,27 @@ def test_gpu__staged_fit_matches_cpu(data):
     np.testing.assert_allclose(gpu.main_beta, cpu.main_beta, atol=1e-6)
     np.testing.assert_allclose(gpu.pair_beta, cpu.pair_beta, atol=1e-6)
     assert abs(gpu.intercept - cpu.intercept) < 1e-6
+
+
+def test_gpu__nonref_route_products_match_cpu():
+    """The non-reference route (mutant libraries) on the device: same products as on the CPU."""
+    from test_sparse_nonref import _library
+
+    st_np, n_states = _library()
+    con = fit_contrasts(st_np, n_states, min_count=1)
+    cov = torch.as_tensor(np.random.default_rng(1).standard_normal((len(st_np), 2)))
+    groups = all_groups(2, st_np.shape[1], [[0, 1], [2, 5], [1, 23]])
+    table = torch.as_tensor(con.locus, dtype=torch.float64)
+    st = torch.as_tensor(st_np)
+    cpu = StatesOperator(st, table, cov, groups)
+    gpu = StatesOperator(st.to(CUDA), table.to(CUDA), cov.to(CUDA), groups)
+    assert cpu.nonref is not None and gpu.nonref is not None
+    g = torch.Generator().manual_seed(0)
+    beta = torch.randn(cpu.shape[1], generator=g, dtype=torch.float64)
+    r = torch.randn(cpu.shape[0], generator=g, dtype=torch.float64)
+    np.testing.assert_allclose(
+        gpu.matvec(beta.to(CUDA)).cpu().numpy(), cpu.matvec(beta).numpy(), atol=1e-9
+    )
+    np.testing.assert_allclose(
+        gpu.rmatvec(r.to(CUDA)).cpu().numpy(), cpu.rmatvec(r).numpy(), atol=1e-9
+    )
