@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from genoattn.bench.cohort import sim_config
 from genoattn.config import FitConfig, from_dict
 from genoattn.simulate import SimConfig, simulate
 from genoattn.system.fit import fit
@@ -29,16 +30,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def cohort(seed: int, big: bool) -> SimConfig:
     if big:  # bench_fit.py's cohort: six planted pairs of 5% each, 20 additive loci
-        return SimConfig(
-            n_samples=3000,
-            n_loci=2729,
-            n_chrom=3,
-            pairs=["product", "dominance", "pure"] * 2,
-            h2_pair=0.05,
-            n_additive=20,
-            h2_additive=0.1,
-            seed=seed,
-        )
+        return sim_config(False, seed)
     return SimConfig(
         n_samples=1500,
         n_loci=30,

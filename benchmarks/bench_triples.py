@@ -281,21 +281,17 @@ def main() -> None:
             ds = sim.dataset()
             row = {"n": args.n, "loci": l, "seed": seed, "triple_lower": args.triple_lower,
                    "planted": planted(sim)}  # fmt: skip
-            if "scan" in args.steps:
-                row["scan"] = scan_step(sim, ds, args.max_scan_s)
-                print(l, seed, "scan", row["scan"], flush=True)
-            if "cand" in args.steps:
-                row["scan_contrast"] = cand_step(sim, ds)
-                print(l, seed, "scan_contrast", row["scan_contrast"], flush=True)
-            if "cand_estimate" in args.steps:
-                row["scan_contrast_estimate"] = cand_estimate_step(sim, ds)
-                print(l, seed, "scan_contrast_estimate", row["scan_contrast_estimate"], flush=True)
-            if "rates" in args.steps:
-                row["rates"] = rates_step(sim, ds)
-                print(l, seed, "rates", row["rates"], flush=True)
-            if "var" in args.steps:
-                row["variance_pairs"] = variance_step(sim, ds)
-                print(l, seed, "variance_pairs", row["variance_pairs"], flush=True)
+            steps = {  # step name: (row key, measurement, its extra arguments)
+                "scan": ("scan", scan_step, (args.max_scan_s,)),
+                "cand": ("scan_contrast", cand_step, ()),
+                "cand_estimate": ("scan_contrast_estimate", cand_estimate_step, ()),
+                "rates": ("rates", rates_step, ()),
+                "var": ("variance_pairs", variance_step, ()),
+            }
+            for step, (key, measure, extra) in steps.items():
+                if step in args.steps:
+                    row[key] = measure(sim, ds, *extra)
+                    print(l, seed, key, row[key], flush=True)
             if l <= args.ha_max_loci and "ha" in args.steps:
                 with tempfile.TemporaryDirectory() as tmp:
                     for search in ("auto", "pairs"):

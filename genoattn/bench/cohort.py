@@ -109,7 +109,8 @@ def _plink_epistasis(ds: Dataset, workdir: Path) -> tuple[np.ndarray, float, str
     return pairs, secs, version
 
 
-def _sim_config(quick: bool, seed: int):
+def sim_config(quick: bool, seed: int):
+    """The benchmark cohort: the brief's 3,000 x 2,729 (six planted pairs) or a quick one."""
     from genoattn.simulate import SimConfig
 
     if quick:
@@ -205,7 +206,7 @@ def run_cohort(quick: bool, out_dir: Path, seed: int = 0) -> dict[str, Any]:
     """Simulate, fit every method, score recall and held-out R^2, write the outputs."""
     from genoattn.simulate import simulate
 
-    sim_cfg = _sim_config(quick, seed)
+    sim_cfg = sim_config(quick, seed)
     sim = simulate(sim_cfg)
     ds = sim.dataset()
     truth = sim.truth.filter(pl.col("order") == 2)

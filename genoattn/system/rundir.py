@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -37,12 +38,13 @@ from genoattn.system.split import split_from_labels
 FORMAT = "genoattn-run-1"
 
 
-class _JsonRecord:
+class _JsonRecord(ABC):
     """Dict-style reads (``info["binary"]``, ``info.get("kind")``) of a record's JSON layout,
     for code written against the dicts these records replace."""
 
+    @abstractmethod
     def to_json(self) -> dict:
-        raise NotImplementedError
+        """The record as its JSON file holds it."""
 
     def __getitem__(self, key: str):
         return self.to_json()[key]
