@@ -60,7 +60,6 @@ from genoattn.stats.contrast3 import (  # noqa: E402
 from genoattn.stats.scan3 import (  # noqa: E402
     default_block,
     prepare_triples,
-    pvalues,
     rescore,
     scan_triple_tile,
     scan_triples,
@@ -120,14 +119,14 @@ def scan_step(sim, ds, max_s: float) -> dict:
     full = np.array([len(set(t.tolist())) == 3 for t in tiles])  # off-diagonal tiles
     sample = tiles[full][:3] if full.any() else tiles[:1]
     t0 = time.perf_counter()
-    done = sum(int(scan_triple_tile(p, t, "genotype", block)["idx"].shape[0]) for t in sample)
+    done = sum(int(scan_triple_tile(p, t, "genotype", block).idx.shape[0]) for t in sample)
     rate = done * n / (time.perf_counter() - t0)
     est = n_tri * n / rate
     out = {"triples": n_tri, "block": block, "tile_rate": rate, "estimated_s": est}
     # exact P of each planted triple against the Bonferroni bound of the whole scan: the power
     # statement that stands in for recall where the full scan is extrapolated
     idx = np.array([t for _, t in planted(sim)], dtype=np.int64)
-    exact = pvalues("genotype", rescore(p, idx, "genotype"))
+    exact = rescore(p, idx, "genotype").columns()
     out["planted_p"] = {k: float(v) for (k, _), v in zip(planted(sim), exact["P"], strict=True)}
     out["bonferroni_0.05"] = 0.05 / n_tri
     if est > max_s:

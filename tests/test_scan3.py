@@ -76,7 +76,7 @@ def test_rescore__matches_naive_lstsq(test, c, missing):
     for j, t in enumerate(idx):
         ref = naive(g, y, z, t, test)
         for key, v in ref.items():
-            assert got[key][j] == pytest.approx(v, rel=1e-7, abs=1e-9), (t, key)
+            assert getattr(got, key)[j] == pytest.approx(v, rel=1e-7, abs=1e-9), (t, key)
 
 
 @pytest.mark.parametrize("test", ["product", "genotype"])
@@ -89,10 +89,13 @@ def test_screen__exact_without_covariates(test, missing):
     seen = []
     for tile in triple_tiles(g.shape[1], 4):
         out = scan_triple_tile(p, tile, test, block=4)
-        for j, t in enumerate(out["idx"].tolist()):
+        for j, t in enumerate(out.idx.tolist()):
             ref = naive(g, y, None, t, test)
             for key, v in ref.items():
-                assert float(out[key][j]) == pytest.approx(v, rel=1e-7, abs=1e-9), (t, key)
+                assert float(getattr(out.stats, key)[j]) == pytest.approx(v, rel=1e-7, abs=1e-9), (
+                    t,
+                    key,
+                )
             seen.append(tuple(t))
     assert sorted(seen) == list(combinations(range(g.shape[1]), 3))
 

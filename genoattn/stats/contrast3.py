@@ -232,5 +232,5 @@ def exact_fast_f(
     out = []
     for s in range(0, len(idx), chunk):
         cells = triple_cells(st, w, torch.as_tensor(idx[s : s + chunk]))  # (t, 27, 3)
-        out.append(genotype_fast(cells[..., 0], cells[..., 1], cells[..., 2].sum(-1))["F"])
+        out.append(genotype_fast(cells[..., 0], cells[..., 1], cells[..., 2].sum(-1)).F)
     return torch.cat(out).numpy() if out else np.zeros(0)

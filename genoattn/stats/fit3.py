@@ -33,6 +33,8 @@ import itertools
 
 import torch
 
+from genoattn.stats.teststats import GenotypeStats, ProductStats, TestStats
+
 _EPS = 1e-9  # relative eigenvalue / pivot threshold for rank decisions (as the pair scan)
 
 _DOS = torch.tensor(list(itertools.product([0.0, 1.0, 2.0], repeat=3)), dtype=torch.float64)
@@ -135,7 +137,7 @@ def quadratic_form_inv(m: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, 
 
 def genotype_fast(
     cnt: torch.Tensor, s: torch.Tensor, yy: torch.Tensor, cov_rank: int = 0
-) -> dict[str, torch.Tensor]:
+) -> GenotypeStats:
     """8-df test from cell counts cnt (t, 27), sums of y s (t, 27) and sum of y^2 yy (t,).
 
     ``cov_rank``: covariate columns already projected out of y (they cost df2 degrees).
@@ -167,12 +169,12 @@ def genotype_fast(
     ok = (rank_m == 8) & (df1 > 0) & (df2 > 0) & (rss1 > 0)
     f = (ss / df1.clamp_min(1)) / (rss1 / df2.clamp_min(1))
     f = torch.where(ok, f.clamp_min(0), torch.full_like(f, float("nan")))
-    return {"F": f, "df1": df1, "df2": df2, "n": n}
+    return GenotypeStats(f, df1, df2, n)
 
 
 def product_fast(
     cnt: torch.Tensor, s: torch.Tensor, yy: torch.Tensor, cov_rank: int = 0
-) -> dict[str, torch.Tensor]:
+) -> ProductStats:
     """1-df product test from cell counts (t, 27), sums of y (t, 27), sum of y^2 (t,).
 
     With G = L L' (the 3-way product is the last column), beta_int = (L^-1 r)_7 / L_77,
@@ -191,7 +193,7 @@ def product_fast(
     rss = yy - (f * f).sum(-1)
     se = torch.sqrt(rss.clamp_min(0) / dof.clamp_min(1)) / l77
     nan = torch.full_like(n, float("nan"))
-    return {"beta": torch.where(ok, beta, nan), "se": torch.where(ok, se, nan), "n": n}
+    return ProductStats(torch.where(ok, beta, nan), torch.where(ok, se, nan), n)
 
 
 def _unpack(cells: torch.Tensor, c: int):
@@ -225,7 +227,7 @@ def _fit(cnt, s, t_, ty, tt, x: torch.Tensor):
     return (beta * rhs).sum(-1), keep.sum(-1).to(cnt.dtype), inv, beta
 
 
-def exact_stats(cells: torch.Tensor, c: int, test: str) -> dict[str, torch.Tensor]:
+def exact_stats(cells: torch.Tensor, c: int, test: str) -> TestStats:
     """Either test with covariates in both models, from full-weight cell sums (t, 27, m)."""
     cnt, s, y2, t_, ty, tt = _unpack(cells, c)
     yy, n = y2.sum(-1), cnt.sum(-1)
@@ -236,7 +238,7 @@ def exact_stats(cells: torch.Tensor, c: int, test: str) -> dict[str, torch.Tenso
         ok = (rank == 8 + c) & (dof > 0)
         se = torch.sqrt((yy - fit).clamp_min(0) / dof.clamp_min(1) * inv[:, 7, 7].clamp_min(0))
         nan = torch.full_like(n, float("nan"))
-        return {"beta": torch.where(ok, beta[:, 7], nan), "se": torch.where(ok, se, nan), "n": n}
+        return ProductStats(torch.where(ok, beta[:, 7], nan), torch.where(ok, se, nan), n)
     eye = torch.eye(27, dtype=cells.dtype, device=dev)
     fit1, rank1, _, _ = _fit(cnt, s, t_, ty, tt, eye)
     fit0, rank0, _, _ = _fit(cnt, s, t_, ty, tt, X_PAIRS.to(dev))
@@ -245,4 +247,4 @@ def exact_stats(cells: torch.Tensor, c: int, test: str) -> dict[str, torch.Tenso
     ok = (df1 > 0) & (df2 > 0) & (rss1 > 0)
     f = ((fit1 - fit0).clamp_min(0) / df1.clamp_min(1)) / (rss1 / df2.clamp_min(1))
     f = torch.where(ok, f, torch.full_like(f, float("nan")))
-    return {"F": f, "df1": df1, "df2": df2, "n": n}
+    return GenotypeStats(f, df1, df2, n)

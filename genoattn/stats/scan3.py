@@ -26,6 +26,7 @@ from genoattn.contract import MISSING, Dataset
 from genoattn.errors import GenoattnError
 from genoattn.stats.cells3 import tile_cells_complete, tile_cells_onehot, triple_cells
 from genoattn.stats.fit3 import exact_stats, genotype_fast, product_fast
+from genoattn.stats.teststats import TestStats, stats_type
 
 TESTS = ("product", "genotype")
 
@@ -114,22 +115,28 @@ def _blocks(n_loci: int, block: int, tile) -> tuple[slice, slice, slice]:
     return tuple(slice(int(t) * block, min((int(t) + 1) * block, n_loci)) for t in tile)
 
 
-def scan_triple_tile(
-    p: Prepared3, tile, test: str = "genotype", block: int = 64
-) -> dict[str, torch.Tensor]:
-    """Screening statistics of every triple a < b < c of one tile.
+@dataclass(frozen=True)
+class TripleTile:
+    """Screening statistics of the triples of one tile, on the prepared device.
 
-    Returns:
-        idx (t, 3) int64 scan locus indices, n, and F, df1, df2 (genotype) or beta, se
-        (product), each (t,) float64, on the prepared device.
+    Attributes:
+        idx: shape (t, 3), int64 scan locus indices a < b < c.
+        stats: the test's record (each field (t,), float64); None when the tile has no triple.
     """
+
+    idx: torch.Tensor
+    stats: TestStats | None
+
+
+def scan_triple_tile(p: Prepared3, tile, test: str = "genotype", block: int = 64) -> TripleTile:
+    """Screening statistics of every triple a < b < c of one tile."""
     a, b, c = _blocks(p.n_loci, block, tile)
     ia = torch.arange(a.start, a.stop, device=p.states.device)
     ib = torch.arange(b.start, b.stop, device=p.states.device)
     ic = torch.arange(c.start, c.stop, device=p.states.device)
     keep = (ia[:, None, None] < ib[None, :, None]) & (ib[None, :, None] < ic[None, None, :])
     if not bool(keep.any()):
-        return {"idx": torch.zeros((0, 3), dtype=torch.int64, device=ia.device)}
+        return TripleTile(torch.zeros((0, 3), dtype=torch.int64, device=ia.device), None)
     # off-diagonal tiles (every triple kept) skip the boolean gather: a view, not a copy
     sel = (lambda x: x.flatten(2)) if bool(keep.all()) else (lambda x: x[..., keep])
     if p.missing[a].any() or p.missing[b].any() or p.missing[c].any():
@@ -139,36 +146,20 @@ def scan_triple_tile(
         cells = sel(tile_cells_complete(p.states, p.w_fast[:, :2], a, b, c))  # (2, 27, t)
         yy = torch.full_like(cells[0, 0], float(p.w_fast[:, 2].double().sum()))
     fn = product_fast if test == "product" else genotype_fast
-    out = fn(cells[0].T, cells[1].T, yy, p.cov_rank)
+    stats = fn(cells[0].T, cells[1].T, yy, p.cov_rank)
     grid = torch.meshgrid(ia, ib, ic, indexing="ij")
-    out["idx"] = torch.stack([g[keep] for g in grid], 1)
-    return out
+    return TripleTile(torch.stack([g[keep] for g in grid], 1), stats)
 
 
-def rescore(p: Prepared3, idx: np.ndarray, test: str, chunk: int = 256) -> dict[str, np.ndarray]:
-    """Exact statistics (covariates in both models) of the triples idx (t, 3), scan indices."""
+def rescore(p: Prepared3, idx: np.ndarray, test: str, chunk: int = 256) -> TestStats:
+    """Exact statistics (covariates in both models) of the triples idx (t, 3), scan indices,
+    as a numpy record; its ``columns()`` are the pair scan's (n, BETA_INT SE STAT P or
+    F DF1 DF2 P)."""
     parts = []
     for s in range(0, len(idx), chunk):
         tri = torch.as_tensor(idx[s : s + chunk], device=p.states.device)
-        st = exact_stats(triple_cells(p.states, p.w_full, tri), p.c, test)
-        parts.append({k: v.cpu().numpy() for k, v in st.items()})
-    keys = ("beta", "se", "n") if test == "product" else ("F", "df1", "df2", "n")
-    return {k: np.concatenate([d[k] for d in parts]) if parts else np.zeros(0) for k in keys}
-
-
-def pvalues(test: str, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Output columns in the pair scan's conventions: n, then BETA_INT SE STAT P (product) or
-    F DF1 DF2 P (genotype); P from the chi-square (1 df) or F distribution."""
-    from scipy import special
-
-    if test == "product":
-        stat = (stats["beta"] / stats["se"]) ** 2
-        p = special.erfc(np.sqrt(stat / 2))
-        return {"n": stats["n"], "BETA_INT": stats["beta"], "SE": stats["se"], "STAT": stat,
-                "P": p}  # fmt: skip
-    with np.errstate(invalid="ignore"):
-        p = special.fdtrc(stats["df1"], stats["df2"], stats["F"])
-    return {"n": stats["n"], "F": stats["F"], "DF1": stats["df1"], "DF2": stats["df2"], "P": p}
+        parts.append(exact_stats(triple_cells(p.states, p.w_full, tri), p.c, test).numpy())
+    return stats_type(test).concat(parts)
 
 
 def _order(cols: dict[str, np.ndarray], test: str) -> np.ndarray:
@@ -196,7 +187,7 @@ def screen_all(
 ) -> dict[str, np.ndarray]:
     """Screening statistics of the best ``pool`` triples over ``tiles`` (all by default).
 
-    Returns: idx (t, 3) scan indices and the :func:`pvalues` columns, best first.
+    Returns: idx (t, 3) scan indices and the test record's ``columns()``, best first.
     """
     tiles = triple_tiles(p.n_loci, block) if tiles is None else tiles
     it = tiles
@@ -207,13 +198,14 @@ def screen_all(
     best: dict[str, np.ndarray] | None = None
     thresh = 0.0
     for tile in it:
-        raw = scan_triple_tile(p, tile, test, block)
-        if raw["idx"].shape[0] == 0:
+        out = scan_triple_tile(p, tile, test, block)
+        if out.stats is None:
             continue
-        stat = (raw["beta"] / raw["se"]) ** 2 if test == "product" else raw["F"]
-        sel = torch.nan_to_num(stat, nan=-1.0) >= thresh
-        raw = {k: v[sel].cpu().numpy() for k, v in raw.items()}
-        cols = {"idx": raw.pop("idx"), **pvalues(test, raw)}
+        sel = torch.nan_to_num(out.stats.stat(), nan=-1.0) >= thresh
+        cols = {
+            "idx": out.idx[sel].cpu().numpy(),
+            **out.stats.map(lambda v, m=sel: v[m]).numpy().columns(),
+        }
         if best is not None:
             cols = {k: np.concatenate([best[k], cols[k]]) for k in cols}
         order = _order(cols, test)[:pool]
@@ -221,13 +213,8 @@ def screen_all(
         if len(best["P"]) >= pool:
             thresh = _bound(test, float(best["P"][-1]), p.min_df2)
     if best is None:
-        best = {"idx": np.zeros((0, 3), np.int64), **pvalues(test, _empty(test))}
+        best = {"idx": np.zeros((0, 3), np.int64), **stats_type(test).empty().columns()}
     return best
-
-
-def _empty(test: str) -> dict[str, np.ndarray]:
-    keys = ("beta", "se", "n") if test == "product" else ("F", "df1", "df2", "n")
-    return {k: np.zeros(0) for k in keys}
 
 
 def exhaustive_triples(
@@ -243,7 +230,7 @@ def exhaustive_triples(
     rank by exact P and keep ``top``. Returns idx (top, 3) scan indices and the columns."""
     pool = max(4 * top, 1000) if pool is None else max(pool, top)
     scr = screen_all(p, test, pool, block, progress=progress)
-    exact = pvalues(test, rescore(p, scr["idx"], test))
+    exact = rescore(p, scr["idx"], test).columns()
     cols = {"idx": scr["idx"], **exact}
     keep = ~np.isnan(cols["P"])
     cols = {k: v[keep] for k, v in cols.items()}
@@ -261,7 +248,7 @@ def _contrast_triples(p: Prepared3, st: np.ndarray, test: str, top: int, progres
     pool = contrast_pool(l * (l - 1) * (l - 2) // 6, top)
     hits = contrast_screen(st, y_r, pool, default_block(CONTRAST_SAMPLES),
                            max_r2=0.5, samples=CONTRAST_SAMPLES, progress=progress)  # fmt: skip
-    cols = {"idx": hits.idx, **pvalues(test, rescore(p, hits.idx, test))}
+    cols = {"idx": hits.idx, **rescore(p, hits.idx, test).columns()}
     keep = ~np.isnan(cols["P"])
     cols = {k: v[keep] for k, v in cols.items()}
     order = _order(cols, test)[:top]

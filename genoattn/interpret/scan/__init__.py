@@ -7,6 +7,6 @@ merge), ``distributed`` (tiles as Dask tasks).
 """
 
 from genoattn.interpret.scan.engine import ScanRun, run_scan, scan, scan_pairs
-from genoattn.interpret.scan.kernels import TESTS, check_test, finish, pinv_psd
+from genoattn.interpret.scan.kernels import TESTS, check_test, pinv_psd
 
-__all__ = ["TESTS", "ScanRun", "check_test", "finish", "pinv_psd", "run_scan", "scan", "scan_pairs"]
+__all__ = ["TESTS", "ScanRun", "check_test", "pinv_psd", "run_scan", "scan", "scan_pairs"]

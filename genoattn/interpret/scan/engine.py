@@ -27,15 +27,16 @@ import torch
 from genoattn.contract import Dataset
 from genoattn.errors import GenoattnError
 from genoattn.interpret.scan.inputs import ScanInputs, prepare
-from genoattn.interpret.scan.kernels import (
-    EMPTY,
-    LOGISTIC,
-    cell_stats,
-    check_test,
-    finish,
-    pair_cells,
+from genoattn.interpret.scan.kernels import LOGISTIC, cell_stats, check_test, pair_cells
+from genoattn.interpret.scan.tiles import (
+    Partial,
+    ScanSpec,
+    TileGrid,
+    block_sizes,
+    columns,
+    run_tiles,
 )
-from genoattn.interpret.scan.tiles import Partial, ScanSpec, TileGrid, block_sizes, run_tiles
+from genoattn.stats.teststats import stats_type
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,6 @@ def scan_pairs(
     for s in range(0, len(pairs), 4096):
         st_a = torch.as_tensor(inp.block(sa[s : s + 4096]), device=device)
         st_b = torch.as_tensor(inp.block(sb[s : s + 4096]), device=device)
-        st = cell_stats(pair_cells(st_a, st_b, w), test, inp.c)
-        parts.append({k: v.cpu().numpy() for k, v in st.items()})
-    raw = {k: np.concatenate([d[k] for d in parts]) for k in parts[0]} if parts else EMPTY
-    return frame({"idx_a": pairs[:, 0], "idx_b": pairs[:, 1], **finish(test, raw)})
+        parts.append(cell_stats(pair_cells(st_a, st_b, w), test, inp.c).numpy())
+    raw = stats_type(test).concat(parts)
+    return frame({"idx_a": pairs[:, 0], "idx_b": pairs[:, 1], **columns(test, raw)})

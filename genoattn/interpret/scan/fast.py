@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from genoattn.interpret.scan.kernels import _EPS
+from genoattn.stats.teststats import ProductStats
 
 Y_DIGITS = 6
 
@@ -72,7 +73,7 @@ def product_fast_block(
     y_res: torch.Tensor,
     y_digits: torch.Tensor,
     y_scale: float,
-) -> dict[str, torch.Tensor]:
+) -> ProductStats:
     """Product test for all pairs of two blocks of called dosages (no MISSING).
 
     Args:
@@ -82,7 +83,7 @@ def product_fast_block(
             projected out; y_digits: shape (D, n), int8 (see :func:`quantise_trait`).
 
     Returns:
-        beta, se, n, dof: shape (a, b), float64 (NaN where the 3x3 system is singular).
+        beta, se, n: shape (a, b), float64 (NaN where the 3x3 system is singular).
     """
     n, na = st_a.shape
     nb = st_b.shape[1]
@@ -100,8 +101,7 @@ def product_fast_block(
     for i in range(0, na, step):
         r = slice(i, min(i + step, na))
         beta[r], se[r] = _solve3(*gram(r), dof)
-    full_n = torch.full_like(beta, float(n))
-    return {"beta": beta, "se": se, "n": full_n, "dof": full_n - q.shape[1] - 3}
+    return ProductStats(beta, se, torch.full_like(beta, float(n)))
 
 
 def _solve3(a11, a12, a13, a22, a23, a33, r1, r2, r3, yy, dof: int):

@@ -23,10 +23,10 @@ the product test takes a faster route (``fast.py``).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from genoattn.errors import GenoattnError
+from genoattn.stats.teststats import GenotypeStats, ProductStats, TestStats
 
 TESTS = ("product", "genotype")
 _EPS = 1e-9  # relative eigenvalue / determinant threshold for rank decisions
@@ -53,7 +53,7 @@ def pair_cells(st_a: torch.Tensor, st_b: torch.Tensor, weights: torch.Tensor) ->
     return r.reshape(st_a.shape[1], 9, -1)
 
 
-def cell_stats(cells: torch.Tensor, test: str, c: int) -> dict[str, torch.Tensor]:
+def cell_stats(cells: torch.Tensor, test: str, c: int) -> TestStats:
     """The test's raw statistics from cell sums (..., 9, m)."""
     return product_from_cells(cells, c) if test == "product" else genotype_from_cells(cells, c)
 
@@ -85,8 +85,8 @@ _GA, _GB = _DOS.repeat_interleave(3), _DOS.repeat(3)  # dosages of cell k = 3 g_
 _XCELL = torch.stack([torch.ones(9, dtype=torch.float64), _GA, _GB, _GA * _GB], 1)  # (9, 4)
 
 
-def product_from_cells(cells: torch.Tensor, c: int) -> dict[str, torch.Tensor]:
-    """Product test from cell sums (..., 9, m): BETA_INT, SE, n, rank (float64, shape (...))."""
+def product_from_cells(cells: torch.Tensor, c: int) -> ProductStats:
+    """Product test from cell sums (..., 9, m): BETA_INT, SE, n (float64, shape (...))."""
     n_, s_, y2, t_, ty, tt = _unpack(cells, c)
     x = _XCELL.to(cells.device)
     d = 4 + c
@@ -104,15 +104,10 @@ def product_from_cells(cells: torch.Tensor, c: int) -> dict[str, torch.Tensor]:
     ok = (rank == d) & (dof > 0)
     se = torch.sqrt(rss.clamp_min(0) / dof.clamp_min(1) * inv[..., 3, 3])
     nan = torch.full_like(n, float("nan"))
-    return {
-        "beta": torch.where(ok, beta[..., 3], nan),
-        "se": torch.where(ok, se, nan),
-        "n": n,
-        "dof": dof.to(torch.float64),
-    }
+    return ProductStats(torch.where(ok, beta[..., 3], nan), torch.where(ok, se, nan), n)
 
 
-def genotype_from_cells(cells: torch.Tensor, c: int) -> dict[str, torch.Tensor]:
+def genotype_from_cells(cells: torch.Tensor, c: int) -> GenotypeStats:
     """4-df genotype-class interaction F test from cell sums (..., 9, m): F, df1, df2, n."""
     n_, s_, y2, t_, ty, tt = _unpack(cells, c)
     yy, n = y2.sum(-1), n_.sum(-1)
@@ -150,26 +145,7 @@ def genotype_from_cells(cells: torch.Tensor, c: int) -> dict[str, torch.Tensor]:
     ok = (df1 > 0) & (df2 > 0) & (rss_full > 0)
     f = ((yy - fit_add - rss_full) / df1.clamp_min(1)) / (rss_full / df2.clamp_min(1))
     f = torch.where(ok, f.clamp_min(0), torch.full_like(f, float("nan")))
-    return {"F": f, "df1": df1, "df2": df2.to(torch.float64), "n": n}
-
-
-def finish(test: str, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Add PLINK-style columns and P-values to raw statistics (numpy float64 arrays)."""
-    if test in ("product", "logistic"):
-        stat = (stats["beta"] / stats["se"]) ** 2
-        # chi-square 1 df tail; torch's float64 erfc agrees with scipy's to 3e-15 (relative) and
-        # spares the scan command the scipy import
-        p = torch.special.erfc(torch.from_numpy(np.sqrt(stat / 2))).numpy()
-        out = {"n": stats["n"], "BETA_INT": stats["beta"], "SE": stats["se"], "STAT": stat, "P": p}
-        if test == "logistic":  # BETA_INT is a log odds ratio; PLINK reports OR_INT
-            out = {"n": stats["n"], "OR_INT": np.exp(stats["beta"]), **out}
-        return out
-    from scipy import special
-
-    f = stats["F"]
-    with np.errstate(invalid="ignore"):
-        p = special.fdtrc(stats["df1"], stats["df2"], f)
-    return {"n": stats["n"], "F": f, "DF1": stats["df1"], "DF2": stats["df2"], "P": p}
+    return GenotypeStats(f, df1, df2.to(torch.float64), n)
 
 
 def check_test(test: str) -> str:
@@ -179,5 +155,4 @@ def check_test(test: str) -> str:
     return test
 
 
-EMPTY = {k: np.zeros(0) for k in ("beta", "se", "n", "F", "df1", "df2")}
 LOGISTIC = "logistic"  # the product test of a case/control trait (chosen by the scan, not a user)

@@ -17,16 +17,17 @@ from __future__ import annotations
 import torch
 
 from genoattn.interpret.scan.kernels import _XCELL
+from genoattn.stats.teststats import ProductStats
 
 MAX_ITER = 50
 TOL = 1e-10  # largest Newton step (in log odds) at convergence
 
 
-def logistic_from_cells(cells: torch.Tensor, y_mean: float) -> dict[str, torch.Tensor]:
+def logistic_from_cells(cells: torch.Tensor, y_mean: float) -> ProductStats:
     """Logistic product test from cell sums (..., 9, m) whose weight column 1 is y - y_mean.
 
     Returns:
-        beta (log odds ratio of g_a g_b), se, n, dof: shape (...), float64.
+        beta (log odds ratio of g_a g_b), se, n: shape (...), float64.
     """
     n_k = cells[..., 0]  # (..., 9) samples per cell
     s_k = cells[..., 1] + n_k * y_mean  # cases per cell (weights carry the centred trait)
@@ -58,9 +59,4 @@ def logistic_from_cells(cells: torch.Tensor, y_mean: float) -> dict[str, torch.T
     # a huge coefficient with a huge SE is separation that stopped moving: not a finite MLE
     good = ok & done & (err == 0) & (beta[..., 3].abs() < 30) & torch.isfinite(se)
     nan = torch.full_like(n, float("nan"))
-    return {
-        "beta": torch.where(good, beta[..., 3], nan),
-        "se": torch.where(good, se, nan),
-        "n": n,
-        "dof": n - 4,
-    }
+    return ProductStats(torch.where(good, beta[..., 3], nan), torch.where(good, se, nan), n)

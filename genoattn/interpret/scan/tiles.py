@@ -22,8 +22,9 @@ import torch
 
 from genoattn.interpret.scan.fast import product_fast_block
 from genoattn.interpret.scan.inputs import ScanInputs
-from genoattn.interpret.scan.kernels import EMPTY, LOGISTIC, block_cells, cell_stats, finish
+from genoattn.interpret.scan.kernels import LOGISTIC, block_cells, cell_stats
 from genoattn.interpret.scan.logistic import logistic_from_cells
+from genoattn.stats.teststats import TestStats, stats_type
 
 INDEX = ("idx_a", "idx_b")
 
@@ -84,7 +85,7 @@ class Partial:
 
 
 def empty(test: str) -> Partial:
-    rows = {k: np.zeros(0, np.int64) for k in INDEX} | finish(test, EMPTY)
+    rows = {k: np.zeros(0, np.int64) for k in INDEX} | columns(test, stats_type(test).empty())
     return Partial(rows, 0, 0, [])
 
 
@@ -119,12 +120,19 @@ def merge(parts: Iterable[Partial], spec: ScanSpec) -> Partial:
     )
 
 
+def columns(test: str, stats: TestStats) -> dict[str, np.ndarray]:
+    """A numpy record's output columns (OR_INT first for the logistic test)."""
+    return stats.columns(odds_ratio=test == LOGISTIC)
+
+
 def _tensor(x: np.ndarray, device) -> torch.Tensor:
     return torch.as_tensor(x, device=device)
 
 
-def _raw_stats(inp: ScanInputs, spec: ScanSpec, a: slice, b: slice, st_a, st_b, device):
-    """Raw statistics (na, nb) of the tile's pairs as numpy float64 arrays."""
+def _raw_stats(
+    inp: ScanInputs, spec: ScanSpec, a: slice, b: slice, st_a, st_b, device
+) -> TestStats:
+    """Statistics (na, nb) of the tile's pairs as a numpy float64 record."""
     t = _tensor
     if spec.test == "product" and not (inp.missing[a].any() or inp.missing[b].any()):
         y = (inp.q, inp.y_res, inp.y_digits)
@@ -139,7 +147,7 @@ def _raw_stats(inp: ScanInputs, spec: ScanSpec, a: slice, b: slice, st_a, st_b, 
     else:
         w = t(inp.weights, device)
         res = cell_stats(block_cells(t(st_a, device), t(st_b, device), w), spec.test, inp.c)
-    return {k: v.cpu().numpy() for k, v in res.items()}
+    return res.numpy()
 
 
 def run_tile(
@@ -162,7 +170,7 @@ def run_tile(
         near = inp.chrom[ia] == inp.chrom[ib]
         near &= np.abs(inp.pos[ia] - inp.pos[ib]) < spec.min_distance_bp
         keep &= ~near
-    cols = finish(spec.test, {k: v[keep] for k, v in raw.items()})
+    cols = columns(spec.test, raw.map(lambda v: v[keep]))
     sel = ~np.isnan(cols["P"])
     n_tests = int(sel.sum())
     if spec.p_threshold is not None:
