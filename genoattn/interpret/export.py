@@ -58,7 +58,8 @@ def rank_pairs(
     block: int = 1024,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``keep`` pairs (a < b) by interaction variance, scanning all pairs in blocks.
+    """Top ``keep`` pairs (a < b) by interaction variance, scanning all pairs in blocks
+    (``stats/topk.top_pairs``; a block-sparse model's stored pairs are scored as a list).
 
     freq: shape (l, m) state frequencies. Returns (pairs (k, 2), scores (k,)), best first.
     ``progress``: a tqdm bar over the blocks on stderr.

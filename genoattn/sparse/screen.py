@@ -174,7 +174,7 @@ def screen_pairs(
         resid: shape (n,); n_active: shape (l,), contrasts in use per locus (df = product).
         block: loci per locus tile (all pairs of two tiles are scored together).
     Returns:
-        pairs (k, 2) int64 with a < b, and their scores (k,), best first.
+        pairs (k, 2) int64 with a < b, and their scores (k,), best first (ties by a, then b).
     """
     src = as_source(z)
     act = torch.as_tensor(n_active, dtype=src.dtype, device=src.device)
