@@ -53,6 +53,14 @@ def _check(ok: bool, name: str, expected: str, got: Any) -> None:
         raise GenoattnError(f"config: {name} must be {expected}, got {got!r}")
 
 
+def _choice(value: Any, choices: type[Enum], name: str) -> str:
+    """The value of enum ``choices`` named by ``value`` (a member, as typer passes it, or a str)."""
+    value = getattr(value, "value", value)
+    allowed = tuple(c.value for c in choices)
+    _check(value in allowed, name, f"one of {allowed}", value)
+    return value
+
+
 @dataclass
 class QCConfig:
     """PLINK-style quality control, applied after reading and before encoding is cached.
@@ -253,12 +261,10 @@ class ModelConfig:
         _check(set(self.candidates) <= set(known), "model.candidates", f"names from {known}",
                list(self.candidates))  # fmt: skip
         # enum members from typer become their values; a missing route follows the kind
-        self.kind = getattr(self.kind, "value", self.kind)
-        self.fit = getattr(self.fit, "value", self.fit) or default_fit(self.kind)
-        self.kind = self.kind or ModelKind.sa.value
-        kinds, fits = tuple(k.value for k in ModelKind), tuple(f.value for f in FitMethod)
-        _check(self.kind in kinds, "model.kind", f"one of {kinds}", self.kind)
-        _check(self.fit in fits, "model.fit", f"one of {fits}", self.fit)
+        kind = getattr(self.kind, "value", self.kind)
+        fit = getattr(self.fit, "value", self.fit) or default_fit(kind)
+        self.kind = _choice(kind or ModelKind.sa.value, ModelKind, "model.kind")
+        self.fit = _choice(fit, FitMethod, "model.fit")
         if self.fit == "sparse":
             why = "sgd or ridge for hfa / rfa (sparse fits sa, ha and additive)"
             _check(self.kind in ("sa", "ha", "additive"), "model.fit", why, self.fit)
@@ -313,12 +319,8 @@ class TrainConfig:
     def __post_init__(self):
         _check(0 < self.val_fraction < 1, "train.val_fraction", "in (0, 1)", self.val_fraction)
         _check(0 <= self.test_fraction < 1, "train.test_fraction", "in [0, 1)", self.test_fraction)
-        _check(
-            self.val_fraction + self.test_fraction < 0.9,
-            "train.val_fraction + test_fraction",
-            "< 0.9",
-            self.val_fraction + self.test_fraction,
-        )
+        held_out = self.val_fraction + self.test_fraction
+        _check(held_out < 0.9, "train.val_fraction + test_fraction", "< 0.9", held_out)
         _check(self.max_epochs >= 1, "train.max_epochs", ">= 1", self.max_epochs)
         _check(self.batch_size >= 1, "train.batch_size", ">= 1", self.batch_size)
         _check(self.lr > 0, "train.lr", "> 0", self.lr)
@@ -362,9 +364,7 @@ class ExportConfig:
                "none, selected or all", self.condition)  # fmt: skip
         _check(self.top >= 1, "export.top", ">= 1", self.top)
         _check(0 < self.clump_r2 <= 1, "export.clump_r2", "in (0, 1]", self.clump_r2)
-        _check(
-            self.test in ("product", "genotype"), "export.test", "product or genotype", self.test
-        )
+        self.test = _choice(self.test, InteractionTest, "export.test")
 
 
 def fit_config(

@@ -3,7 +3,10 @@
 usage: python scripts/trace_paths.py SRC_ROOT OUT_DIR   (SRC_ROOT: a checkout, e.g. ".")
 Records every call into a genoattn/ file; per command: distinct files in first-visit order,
 file-to-file call edges, and back-edges (a call into a file that is already lower on the stack,
-i.e. the path returns to a file it came through).
+i.e. the path returns to a file it came through). A call of a function that was handed down (a
+lambda or a closure defined inside another function, e.g. a log callback or a block scorer given
+to a blocked top-k) is counted apart: the callee runs code its caller supplied, the import graph
+still goes one way.
 """
 
 import collections
@@ -36,7 +39,9 @@ def trace(argv):
             if stack and stack[-1] != rel:
                 edges[(stack[-1], rel)] += 1
                 if rel in stack:
-                    back[(stack[-1], rel, frame.f_code.co_name)] += 1
+                    code = frame.f_code
+                    handed = "<locals>" in code.co_qualname or code.co_name == "<lambda>"
+                    back[(stack[-1], rel, "<callback>" if handed else code.co_name)] += 1
             stack.append(rel)
         elif event == "return":
             if stack:
@@ -70,11 +75,11 @@ for name, argv in (
     rc, files, edges, back = trace(argv)
     print(f"== {name} (rc {rc}): {len(files)} genoattn files")
     print("   files: " + " -> ".join(f.replace("genoattn/", "") for f in files))
-    calls = {k: n for k, n in back.items() if k[2] != "<lambda>"}
-    cb = sum(n for k, n in back.items() if k[2] == "<lambda>")
+    calls = {k: n for k, n in back.items() if k[2] != "<callback>"}
+    cb = sum(n for k, n in back.items() if k[2] == "<callback>")
     print(
         f"   returns (a call into a file already on the stack): {sum(calls.values())}; "
-        f"plus {cb} calls of callbacks (log lambdas) handed down"
+        f"plus {cb} calls of callbacks handed down (lambdas, closures)"
     )
     for (a, b, fn), n in sorted(calls.items()):
         print(f"     {a} -> {b}:{fn} x{n}")

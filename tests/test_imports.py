@@ -51,3 +51,34 @@ def test_average_ranks__equal_scipy_rankdata_with_ties():
     r = rankdata(s)
     n1, n0 = y.sum(), (~y).sum()
     assert auc_score(y, s) == (r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+
+VCF_SCRIPT = """
+import json, sys
+{pre}
+from genoattn.io.vcf import read_vcf
+c = read_vcf("{ex}/cohort.vcf.gz")
+loaded = [m for m in ("dask", "zarr") if m in sys.modules]
+import allel, dask, dask.array, zarr  # still importable afterwards
+print(json.dumps({{"shape": list(c.states.shape), "loaded": loaded, "states": int(c.states.sum()),
+                  "dask_classes": hasattr(allel, "GenotypeDaskArray")}}))
+"""
+
+
+def _read_vcf_fresh(pre: str) -> dict:
+    code = VCF_SCRIPT.format(ex=EXAMPLE, pre=pre)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_read_vcf__loads_no_dask_or_zarr_and_leaves_them_importable():
+    plain = _read_vcf_fresh("")
+    assert plain["loaded"] == [] and plain["dask_classes"] is False
+    # with dask already loaded, allel is imported as usual (its Dask classes present) and the
+    # cohort read is the same
+    with_dask = _read_vcf_fresh("import dask")
+    assert with_dask["dask_classes"] is True
+    assert with_dask["shape"] == plain["shape"] == [1000, 400]
+    assert with_dask["states"] == plain["states"]

@@ -75,19 +75,25 @@ def _blocks(l: int):
         yield slice(j, min(j + _BLOCK, l))
 
 
-def state_counts(states: np.ndarray, n_states: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """shape (l, k_max), int64: calls of each state per locus over the sample ``rows`` (bool mask).
+def state_counts(
+    states: np.ndarray, n_states: np.ndarray, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """shape (l, k_max), int64: calls of each state per locus over the sample ``rows``.
+
+    The one place states are counted (QC, contrasts, export frequencies, the auto fit's pair cap).
 
     Args:
         states: shape (n, l), int8 (may be a memmap; read in blocks of loci).
         n_states: shape (l,).
-        rows: shape (n,), bool.
+        rows: shape (n,) bool mask, or sample indices; None: every sample.
     """
     l = states.shape[1]
+    n_states = np.asarray(n_states)
     k = int(max(n_states.max(initial=0), 1))
     out = np.zeros((l, k), dtype=np.int64)
     for sl in _blocks(l):
-        blk = np.asarray(states[:, sl])[rows]  # (n_kept, m)
+        blk = np.asarray(states[:, sl])
+        blk = blk if rows is None else blk[rows]  # (n_kept, m)
         kb = int(max(n_states[sl].max(initial=0), 1))
         for s in range(kb):
             out[sl, s] = (blk == s).sum(axis=0)

@@ -57,7 +57,7 @@ def interaction_variance(e: torch.Tensor, *freqs: torch.Tensor) -> torch.Tensor:
 
 def state_frequencies(states: np.ndarray, n_states: np.ndarray) -> np.ndarray:
     """shape (l, m), float64: frequency of each state among observed calls (rows sum to 1)."""
-    counts = state_counts(states, np.asarray(n_states), np.ones(states.shape[0], dtype=bool))
+    counts = state_counts(states, n_states)
     tot = counts.sum(1, keepdims=True)
     return counts / np.where(tot > 0, tot, 1)
 

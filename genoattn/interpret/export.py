@@ -31,6 +31,7 @@ from genoattn.interpret.effects import (
 )
 from genoattn.interpret.stability import selection_frequency
 from genoattn.interpret.table import tuple_table
+from genoattn.stats.topk import top_pairs
 from genoattn.system.rundir import Run
 
 Log = Callable[[str], None]
@@ -57,7 +58,8 @@ def rank_pairs(
     block: int = 1024,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``keep`` pairs (a < b) by interaction variance, scanning all pairs in blocks.
+    """Top ``keep`` pairs (a < b) by interaction variance, scanning all pairs in blocks
+    (``stats/topk.top_pairs``; a block-sparse model's stored pairs are scored as a list).
 
     freq: shape (l, m) state frequencies. Returns (pairs (k, 2), scores (k,)), best first.
     ``progress``: a tqdm bar over the blocks on stderr.
@@ -70,31 +72,15 @@ def rank_pairs(
         s = interaction_variance(e, freq[pairs[:, 0]], freq[pairs[:, 1]]).numpy() * scale
         order = np.argsort(-s, kind="stable")[:keep]
         return pairs[order], s[order]
-    best_s = np.zeros(0)
-    best_p = np.zeros((0, 2), dtype=np.int64)
-    jobs = [(a0, b0) for a0 in range(0, l, block) for b0 in range(a0, l, block)]
-    if progress:
-        from tqdm import tqdm
 
-        jobs = tqdm(jobs, desc="export: scoring pairs", unit="block", disable=None)
-    for a0, b0 in jobs:
-        ia = np.arange(a0, min(a0 + block, l))
-        ib = np.arange(b0, min(b0 + block, l))
-        e = tables.block(ia, ib)  # (a, b, m, m)
-        s = interaction_variance(e, freq[ia][:, None], freq[ib][None, :]) * scale
-        s = torch.where(torch.as_tensor(ib[None, :] > ia[:, None]), s, torch.full_like(s, -1.0))
-        k = min(keep, s.numel())
-        top = torch.topk(s.flatten(), k)
-        pa = ia[(top.indices // len(ib)).numpy()]
-        pb = ib[(top.indices % len(ib)).numpy()]
-        best_s = np.concatenate([best_s, top.values.numpy()])
-        best_p = np.concatenate([best_p, np.stack([pa, pb], 1)])
-        if len(best_s) > keep:
-            o = np.argsort(-best_s, kind="stable")[:keep]
-            best_s, best_p = best_s[o], best_p[o]
-    o = np.argsort(-best_s, kind="stable")
-    ok = best_s[o] > 0
-    return best_p[o][ok], best_s[o][ok]
+    def score(a: slice, b: slice) -> torch.Tensor:  # (la, lb)
+        ia, ib = np.arange(a.start, a.stop), np.arange(b.start, b.stop)
+        e = tables.block(ia, ib)  # (la, lb, m, m)
+        return interaction_variance(e, freq[ia][:, None], freq[ib][None, :]) * scale
+
+    bar = "export: scoring pairs" if progress else None
+    pairs, s = top_pairs(score, l, keep, block, bar)  # stats/topk.py
+    return pairs[s > 0], s[s > 0].astype(np.float64)
 
 
 def _frequencies(run: Run, ds: Dataset) -> torch.Tensor:

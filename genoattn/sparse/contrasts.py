@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from genoattn.contract import token_offsets
+from genoattn.encode.qc import state_counts
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,7 @@ def fit_contrasts(
     n_states = np.asarray(n_states, dtype=np.int64)
     kmax = int(n_states.max()) if l else 1
     # counts[a, k] = training samples with state k at locus a (observed calls only)
-    counts = np.zeros((l, kmax), dtype=np.float64)
-    for k in range(kmax):
-        counts[:, k] = (states == k).sum(axis=0)
+    counts = state_counts(states, n_states).astype(np.float64)
     counts[counts < min_count] = 0
     order = np.argsort(-counts, axis=1, kind="stable")  # reference state = most common
     n_obs = (counts > 0).sum(axis=1)

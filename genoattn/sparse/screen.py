@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from genoattn.sparse.nonref import NonRef, block_pair_tables, nonref_of
+from genoattn.stats.topk import top_pairs
 
 #: Budget of one contrast tile (float entries), which sets the rows per sample tile.
 TILE_ENTRIES = 1 << 22
@@ -173,36 +174,21 @@ def screen_pairs(
         resid: shape (n,); n_active: shape (l,), contrasts in use per locus (df = product).
         block: loci per locus tile (all pairs of two tiles are scored together).
     Returns:
-        pairs (k, 2) int64 with a < b, and their scores (k,), best first.
+        pairs (k, 2) int64 with a < b, and their scores (k,), best first (ties by a, then b).
     """
     src = as_source(z)
-    l, dev = src.l, src.device
-    if k == 0 or l < 2:
-        return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-    act = torch.as_tensor(n_active, dtype=src.dtype, device=dev)
-    counts = _use_counts(src, block)
-    best_s = torch.empty(0, dtype=src.dtype, device=dev)
-    best_i = torch.empty((0, 2), dtype=torch.int64, device=dev)
-    for a0 in range(0, l, block):
-        la = torch.arange(a0, min(a0 + block, l), device=dev)
-        for b0 in range(a0, l, block):
-            lb = torch.arange(b0, min(b0 + block, l), device=dev)
-            pair_block = _pair_block_counts if counts else _pair_block
-            s, ld = pair_block(src, resid, la, lb)
-            df = act[la, None] * act[None, lb]
-            s = torch.where(df > 0, s / torch.clamp(df, min=1), torch.zeros_like(s))
-            upper = lb[None, :] > la[:, None]
-            s = torch.where(upper & (ld <= max_r2), s, torch.full_like(s, -1.0))
-            top_s, top_j = torch.topk(s.flatten(), min(k, s.numel()))
-            idx = torch.stack([la[top_j // len(lb)], lb[top_j % len(lb)]], dim=1)
-            best_s, best_i = torch.cat([best_s, top_s]), torch.cat([best_i, idx])
-            if best_s.numel() > k:
-                keep = torch.topk(best_s, k).indices
-                best_s, best_i = best_s[keep], best_i[keep]
-    order = torch.argsort(best_s, descending=True)
-    best_s, best_i = best_s[order], best_i[order]
-    ok = best_s >= 0
-    return best_i[ok].cpu().numpy(), best_s[ok].cpu().numpy()
+    act = torch.as_tensor(n_active, dtype=src.dtype, device=src.device)
+    pair_block = _pair_block_counts if _use_counts(src, block) else _pair_block
+
+    def score(a: slice, b: slice) -> torch.Tensor:  # (la, lb); -inf: pair in LD
+        la = torch.arange(a.start, a.stop, device=src.device)
+        lb = torch.arange(b.start, b.stop, device=src.device)
+        s, ld = pair_block(src, resid, la, lb)
+        df = act[la, None] * act[None, lb]
+        s = torch.where(df > 0, s / torch.clamp(df, min=1), torch.zeros_like(s))
+        return torch.where(ld <= max_r2, s, torch.full_like(s, -torch.inf))
+
+    return top_pairs(score, src.l, k, block)  # stats/topk.py
 
 
 def _triple_block(src, resid, seeds: np.ndarray, lc: torch.Tensor):

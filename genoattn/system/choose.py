@@ -56,6 +56,7 @@ import torch
 
 from genoattn.config import AUTO_CANDIDATES, FitConfig, ModelConfig
 from genoattn.contract import SEQUENCE
+from genoattn.encode.qc import state_counts
 from genoattn.errors import GenoattnError
 from genoattn.system.outcome import AutoChoice, FitOutcome
 from genoattn.system.routes import additive_fit, fit_sparse, score
@@ -116,12 +117,10 @@ def validation_loss(pred, prep, batch: int = 2048) -> float:
 
 def pair_cap(prep, mcfg: ModelConfig, budget: int = SPARSE_DESIGN_BUDGET) -> int:
     """Most screened pairs whose sparse design (training + validation rows) fits ``budget``."""
-    st = np.asarray(prep.ds.cohort.states[prep.split["train"]])
-    kmax = int(prep.vocab.n_states.max()) if st.shape[1] else 1
-    counts = np.stack([(st == k).sum(0) for k in range(kmax)], axis=1)  # (l, kmax)
+    counts = state_counts(prep.ds.cohort.states, prep.vocab.n_states, prep.split["train"])
     d = max(int((counts >= max(mcfg.sparse.min_state_count, 1)).sum(1).max()) - 1, 1)
     rows = len(prep.split["train"]) + len(prep.split["val"])
-    room = budget / (4 * rows) - st.shape[1] * d
+    room = budget / (4 * rows) - counts.shape[0] * d
     return max(int(room // (d * d)), 0)
 
 
