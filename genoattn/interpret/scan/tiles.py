@@ -25,6 +25,7 @@ from genoattn.interpret.scan.inputs import ScanInputs
 from genoattn.interpret.scan.kernels import LOGISTIC, block_cells, cell_stats
 from genoattn.interpret.scan.logistic import logistic_from_cells
 from genoattn.stats.teststats import TestStats, stats_type
+from genoattn.stats.topk import best_first
 
 INDEX = ("idx_a", "idx_b")
 
@@ -100,9 +101,10 @@ def block_sizes(test: str, any_missing: bool, m: int, block: int | None) -> tupl
 
 
 def _rank_order(rows: dict[str, np.ndarray], test: str) -> np.ndarray:
-    """Total order: P ascending, statistic descending (P underflowing to 0), then the indices."""
+    """Total order: P ascending, statistic descending (P underflowing to 0), then the indices
+    (the pair order of :func:`genoattn.stats.topk.best_first`)."""
     stat = rows["F"] if test == "genotype" else rows["STAT"]
-    return np.lexsort((rows["idx_b"], rows["idx_a"], -stat, rows["P"]))
+    return best_first(np.stack([rows["idx_a"], rows["idx_b"]], axis=1), -rows["P"], stat)
 
 
 def merge(parts: Iterable[Partial], spec: ScanSpec) -> Partial:
