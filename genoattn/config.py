@@ -356,12 +356,12 @@ class ExportConfig:
     clump_kb: float = 250.0
     test: str = "genotype"
     block: int = 1024
-    condition: str = "none"  # local main effects in the held-out test: none | selected | all
+    condition: str = "cis"  # local main effects in the held-out test: none|selected|all|cis
 
     def __post_init__(self):
         _check(self.order in (2, 3), "export.order", "2 or 3", self.order)
-        _check(self.condition in ("none", "selected", "all"), "export.condition",
-               "none, selected or all", self.condition)  # fmt: skip
+        _check(self.condition in ("none", "selected", "all", "cis"), "export.condition",
+               "none, selected, all or cis", self.condition)  # fmt: skip
         _check(self.top >= 1, "export.top", ">= 1", self.top)
         _check(0 < self.clump_r2 <= 1, "export.clump_r2", "in (0, 1]", self.clump_r2)
         self.test = _choice(self.test, InteractionTest, "export.test")

@@ -13,6 +13,7 @@ import pytest
 from test_simulate import interaction_pvalue
 
 from genoattn.interpret.clump import ld_r2
+from genoattn.interpret.conditioning import cis_tuples, condition_sets
 from genoattn.interpret.confirm import confirm_pairs, local_loci
 from genoattn.simulate import SimConfig, simulate
 
@@ -119,3 +120,32 @@ def test_confirm__no_conditioning_is_unchanged(phantom):
     a = confirm_pairs(ds, pairs, np.arange(500), test="genotype")
     b = confirm_pairs(ds, pairs, np.arange(500), test="genotype", condition=[np.zeros(0, int)] * 2)
     np.testing.assert_allclose(a["p"].to_numpy(), b["p"].to_numpy(), rtol=1e-12)
+
+
+def test_condition_cis__close_pairs_only_equals_explicit_covariates(phantom):
+    """``cis`` conditions a pair within the window on the genotype classes of its local loci
+    (an explicit OLS F test with those classes as covariates), leaves a trans pair's test
+    unchanged, absorbs the phantom pair and keeps the planted cis pair."""
+    ds = phantom.dataset()
+    t = phantom.truth
+    pick = [pl.col("kind") == "haplotype", pl.col("term") == "pair1", pl.col("term") == "cis1"]
+    tuples = np.vstack([t.filter(f).select("locus_a", "locus_b").to_numpy() for f in pick])
+    tuples = tuples.astype(np.int64)
+    np.testing.assert_array_equal(cis_tuples(ds.cohort, tuples, 150.0), [True, False, True])
+    assert len(cis_tuples(ds.cohort, tuples[:0], 150.0)) == 0
+    cond = condition_sets("cis", ds.cohort, tuples, 150.0)
+    assert len(cond[0]) > 0 and len(cond[1]) == 0
+    np.testing.assert_array_equal(cond[0], local_loci(ds.cohort, tuples[:1], 150.0)[0])
+    rows = np.arange(2000, 4000)
+    got = confirm_pairs(ds, tuples, rows, test="genotype", condition=cond)["p"].to_numpy()
+    plain = confirm_pairs(ds, tuples, rows, test="genotype")["p"].to_numpy()
+    g = ds.cohort.states[rows]
+    extra = np.hstack([(g[:, [j]] == s).astype(float) for j in cond[0] for s in (1, 2)])
+    z = ds.covariates[rows].astype(float)
+    y = ds.y[rows].astype(float)
+    a, b = tuples[0]
+    want = _explicit_f(y - y.mean(), (z - z.mean(0)) / z.std(0), g[:, a], g[:, b], extra)
+    assert got[0] == pytest.approx(want, rel=1e-6)
+    assert got[1] == pytest.approx(plain[1], rel=1e-12)  # the trans pair: no conditioning
+    assert plain[0] < 1e-3 and got[0] > 100 * plain[0]  # nearby loci absorb the phantom
+    assert got[2] < 1e-3  # the planted cis interaction is not absorbed

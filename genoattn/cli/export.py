@@ -50,9 +50,10 @@ def export(
         str,
         typer.Option(
             help="Held-out test conditioned on local main effects within --clump-kb: "
-            "none, selected (the fit's main-effect loci) or all (every locus)."
+            "none, selected (the fit's main-effect loci), all (every locus) or cis (the "
+            "default; every locus, for pairs within --clump-kb of each other only)."
         ),
-    ] = "none",
+    ] = "cis",
     progress: o.Progress = True,
     cache_dir: o.CacheDir = None,
     vcf: o.MovedVcf = None,

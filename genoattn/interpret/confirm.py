@@ -28,8 +28,16 @@ import torch
 from genoattn.contract import MISSING, Dataset
 from genoattn.data.standardise import standardise
 from genoattn.errors import GenoattnError
+from genoattn.interpret.conditioning import (
+    condition_sets,
+    local_design,
+    local_loci,
+    local_width,
+)
 from genoattn.interpret.firth import nested_firth
 from genoattn.interpret.scan import check_test, pinv_psd
+
+__all__ = ["condition_sets", "confirm", "confirm_pairs", "confirm_triples", "local_loci"]
 
 _MAX_ELEMS = 20_000_000  # elements of one (k, n, p) design chunk
 
@@ -77,88 +85,6 @@ def designs(
     x1 = torch.cat([_cells(*oh), zk], -1)
     low = [_cells(*[oh[j] for j in combo]) for combo in _combos(order, order - 1)]
     return x1, torch.cat([*low, zk], -1)
-
-
-def local_loci(
-    cohort, tuples: np.ndarray, window_kb: float, pool: np.ndarray | None = None
-) -> list[np.ndarray]:
-    """The local main effects to condition each tuple's test on: the loci of ``pool`` (default:
-    every locus) on the chromosome of a locus of the tuple and within ``window_kb`` of it, the
-    tuple's own loci excluded. Shape: k arrays of cohort locus indices.
-
-    Why: an untyped causal variant on the haplotype background of two nearby typed loci makes
-    their genotype cells differ although every causal effect is additive ("phantom epistasis");
-    other typed loci near the pair tag that haplotype and absorb it.
-    """
-    chrom = cohort.loci["chrom"].to_numpy().astype(str)
-    pos = cohort.loci["pos"].to_numpy().astype(np.float64)
-    pool = np.arange(len(pos)) if pool is None else np.asarray(pool, dtype=np.int64)
-    out = []
-    for t in np.asarray(tuples, dtype=np.int64):
-        near = np.zeros(len(pool), dtype=bool)
-        for a in t:
-            near |= (chrom[pool] == chrom[a]) & (np.abs(pos[pool] - pos[a]) <= window_kb * 1e3)
-        out.append(np.setdiff1d(pool[near], t))
-    return out
-
-
-def selected_loci(genetic, n_states: np.ndarray) -> np.ndarray:
-    """Loci with a non-zero main effect in a block-sparse model (its diagonal; token = offset
-    + state + 1); every locus for models without a sparse diagonal."""
-    from genoattn.contract import token_offsets
-    from genoattn.models.block_sa import BlockSALin
-
-    if not isinstance(genetic, BlockSALin):
-        return np.arange(len(n_states))
-    diag = genetic.diag.detach().cpu().numpy()
-    off = token_offsets(n_states)
-    on = [
-        np.abs(diag[o + 1 : o + 1 + s]).max(initial=0.0) > 0
-        for o, s in zip(off, n_states, strict=True)
-    ]
-    return np.flatnonzero(on)
-
-
-def condition_sets(
-    mode: str, cohort, tuples: np.ndarray, window_kb: float, genetic=None
-) -> list[np.ndarray] | None:
-    """The local loci each tuple's test conditions on: ``none`` (None), ``selected`` (the
-    model's main-effect loci within ``window_kb`` of a locus of the tuple) or ``all`` (every
-    locus within the window)."""
-    if mode == "none":
-        return None
-    pool = None if mode == "all" else selected_loci(genetic, np.asarray(cohort.n_states))
-    return local_loci(cohort, tuples, window_kb, pool)
-
-
-def local_width(cohort, condition: list[np.ndarray] | None) -> int:
-    """Columns of the widest local design: (states - 1) class indicators per conditioning locus."""
-    if not condition or not any(len(c) for c in condition):
-        return 0
-    n_states = np.asarray(cohort.n_states)
-    return max(int((n_states[c] - 1).sum()) for c in condition)
-
-
-def local_design(
-    held: np.ndarray, n_states: np.ndarray, condition: list[np.ndarray], z: torch.Tensor,
-    width: int,
-) -> torch.Tensor:  # fmt: skip
-    """shape (k, n, c + width): the shared covariates z (n, c) followed by each tuple's local
-    loci as class indicators (state j > 0 of each locus; missing: all 0), zero-padded to
-    ``width`` (a zero column changes neither rank nor fit).
-
-    held: shape (n, l) int8 states of the tested samples; n_states: shape (l,)."""
-    k, n = len(condition), held.shape[0]
-    out = torch.zeros(k, n, z.shape[1] + width, dtype=torch.float64)
-    out[..., : z.shape[1]] = z
-    for t, loci in enumerate(condition):
-        col = z.shape[1]
-        for locus in loci:
-            g = held[:, locus]
-            for state in range(1, int(n_states[locus])):
-                out[t, :, col] = torch.as_tensor((g == state).astype(np.float64))
-                col += 1
-    return out
 
 
 def _combos(order: int, r: int) -> list[list[int]]:
