@@ -121,8 +121,11 @@ def r2(y: np.ndarray, p: np.ndarray) -> float:
     return float(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum())
 
 
-def genoattn_fit(d: Path, tag: str, info: dict, train: dict, candidates: list[str] | None) -> dict:
-    """Whole ``genoattn fit`` (auto, or auto restricted to ``candidates``) + ``predict``."""
+def genoattn_fit(
+    d: Path, tag: str, info: dict, train: dict, candidates: list[str] | None, reuse: bool = False
+) -> dict:
+    """Whole ``genoattn fit`` (auto, or auto restricted to ``candidates``) + ``predict``;
+    ``reuse``: score the run and predictions of an earlier call with the same tag instead."""
     cfg = d / f"{tag}.yaml"
     val_fraction = info["n_val"] / (info["n_train"] + info["n_val"])
     model = {"candidates": candidates} if candidates else {}
@@ -131,6 +134,9 @@ def genoattn_fit(d: Path, tag: str, info: dict, train: dict, candidates: list[st
                                                "accelerator": "cpu", **train}})
     )  # fmt: skip
     run, log = d / f"run_{tag}", d / "commands.log"
+    saved = d / f"{tag}.measured.json"  # kept with the run: --reuse scores it again
+    if reuse and saved.exists() and (d / f"pred_{tag}.tsv").exists():
+        return {**scored_run(d, run, d / f"pred_{tag}.tsv"), **json.loads(saved.read_text())}
     exe = [Path(sys.executable).parent / "genoattn"]
     fit = measured(
         [*exe, "fit", "--fasta", d / "fit.fa", "--pheno", d / "pheno.tsv", "--config", cfg,
@@ -140,12 +146,13 @@ def genoattn_fit(d: Path, tag: str, info: dict, train: dict, candidates: list[st
         [*exe, "predict", run, "--fasta", d / "test.fa", "--out", d / f"pred_{tag}.tsv",
          "--no-progress"], log,
     )  # fmt: skip
-    return {
-        **scored_run(d, run, d / f"pred_{tag}.tsv"),
+    cost = {
         "seconds": fit["seconds"] + pred["seconds"],
         "peak_mb": max(fit["peak_mb"], pred["peak_mb"]),
         "closing_line": [ln for ln in fit["stdout"].splitlines() if " | " in ln][-1:],
     }
+    saved.write_text(json.dumps(cost))
+    return {**scored_run(d, run, d / f"pred_{tag}.tsv"), **cost}
 
 
 def scored_run(d: Path, run: Path, pred: Path) -> dict:
@@ -201,14 +208,14 @@ def run_dataset(wheel: Path, name: str, a: argparse.Namespace) -> dict:
     if name == "gb1" and a.gb1_default_from is not None:
         rows = {"default": reused_gb1_default(d, a.gb1_default_from)}
     else:
-        rows = {"default": genoattn_fit(d, "default", info, train, None)}
+        rows = {"default": genoattn_fit(d, "default", info, train, None, a.reuse)}
     print(f"  default: {rows['default']}", flush=True)
     chosen = rows["default"]["chosen"]
     for c in a.candidates:
         if c == chosen:  # the same fit, same seed and split: reuse the default's numbers
             rows[c] = {**rows["default"], "same_as_default": True}
         else:
-            rows[c] = genoattn_fit(d, c, info, train, [c])
+            rows[c] = genoattn_fit(d, c, info, train, [c], a.reuse)
         print(f"  {c}: r2_test {rows[c]['r2_test']:.3f} ({rows[c]['seconds']} s)", flush=True)
     for b in BASELINES:
         rows[b] = baseline(d, b)
@@ -293,6 +300,7 @@ def main() -> None:
         default=None,
         help="work folder of bench_scale.py gb1 (its gb1_official/): reuse its default fit",
     )
+    ap.add_argument("--reuse", action="store_true", help="score earlier fits in --work again")
     ap.add_argument("--max-epochs", type=int, default=60)
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=256)
