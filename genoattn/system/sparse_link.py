@@ -218,7 +218,7 @@ def _compose(prep, pred, link: Link):
 
 #: The joint refinement: L-BFGS iterations, and the samples it sees at most (seeded subsample).
 JOINT_ITERS = 100
-JOINT_ROWS = 100_000
+JOINT_ROWS = 200_000
 
 
 def refine_joint(prep, pred, rows: np.ndarray) -> None:
