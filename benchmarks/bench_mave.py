@@ -121,8 +121,11 @@ def r2(y: np.ndarray, p: np.ndarray) -> float:
     return float(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum())
 
 
-def genoattn_fit(d: Path, tag: str, info: dict, train: dict, candidates: list[str] | None) -> dict:
-    """Whole ``genoattn fit`` (auto, or auto restricted to ``candidates``) + ``predict``."""
+def genoattn_fit(
+    d: Path, tag: str, info: dict, train: dict, candidates: list[str] | None, reuse: bool = False
+) -> dict:
+    """Whole ``genoattn fit`` (auto, or auto restricted to ``candidates``) + ``predict``;
+    ``reuse``: score the run and predictions of an earlier call with the same tag instead."""
     cfg = d / f"{tag}.yaml"
     val_fraction = info["n_val"] / (info["n_train"] + info["n_val"])
     model = {"candidates": candidates} if candidates else {}
@@ -131,6 +134,9 @@ def genoattn_fit(d: Path, tag: str, info: dict, train: dict, candidates: list[st
                                                "accelerator": "cpu", **train}})
     )  # fmt: skip
     run, log = d / f"run_{tag}", d / "commands.log"
+    saved = d / f"{tag}.measured.json"  # kept with the run: --reuse scores it again
+    if reuse and saved.exists() and (d / f"pred_{tag}.tsv").exists():
+        return {**scored_run(d, run, d / f"pred_{tag}.tsv"), **json.loads(saved.read_text())}
     exe = [Path(sys.executable).parent / "genoattn"]
     fit = measured(
         [*exe, "fit", "--fasta", d / "fit.fa", "--pheno", d / "pheno.tsv", "--config", cfg,
@@ -140,9 +146,21 @@ def genoattn_fit(d: Path, tag: str, info: dict, train: dict, candidates: list[st
         [*exe, "predict", run, "--fasta", d / "test.fa", "--out", d / f"pred_{tag}.tsv",
          "--no-progress"], log,
     )  # fmt: skip
+    cost = {
+        "seconds": fit["seconds"] + pred["seconds"],
+        "peak_mb": max(fit["peak_mb"], pred["peak_mb"]),
+        "closing_line": [ln for ln in fit["stdout"].splitlines() if " | " in ln][-1:],
+    }
+    saved.write_text(json.dumps(cost))
+    return {**scored_run(d, run, d / f"pred_{tag}.tsv"), **cost}
+
+
+def scored_run(d: Path, run: Path, pred: Path) -> dict:
+    """R^2 on the official test set of predictions ``pred`` (FID IID PRED) of the run ``run``,
+    and the run's record of its auto candidates."""
     z = np.load(d / "data.npz", allow_pickle=False)
     y = dict(zip(z["ids"].tolist(), z["y"].tolist(), strict=True))
-    table = pl.read_csv(d / f"pred_{tag}.tsv", separator="\t")
+    table = pl.read_csv(pred, separator="\t")
     truth = np.array([y[i] for i in table["IID"].to_list()])
     metrics = json.loads((run / "metrics.json").read_text())
     auto = metrics.get("auto", {})
@@ -154,10 +172,24 @@ def genoattn_fit(d: Path, tag: str, info: dict, train: dict, candidates: list[st
         "candidate_r2_val": {
             k: v["val"]["r2"] for k, v in auto.get("candidates", {}).items() if "val" in v
         },
-        "seconds": fit["seconds"] + pred["seconds"],
-        "peak_mb": max(fit["peak_mb"], pred["peak_mb"]),
-        "closing_line": [ln for ln in fit["stdout"].splitlines() if " | " in ln][-1:],
+        "candidate_seconds": {
+            k: v["seconds"] for k, v in auto.get("candidates", {}).items() if "seconds" in v
+        },
     }
+
+
+def reused_gb1_default(d: Path, src: Path) -> dict:
+    """The GB1 default fit measured by ``bench_scale.py gb1`` (the same command on the same
+    files: official training + validation, seed 0, the official validation size), read from
+    its work folder ``src`` and benchmarks/results/scale.json instead of fitting it twice."""
+    rec = json.loads((HERE / "results" / "scale.json").read_text())["gb1"]["fit_default"]
+    out = scored_run(d, src / "run_default", src / "pred_default.tsv")
+    fit, pred = rec, rec["predict"]
+    out["seconds"] = fit["wall_s"] + pred["wall_s"]
+    out["cpu_s"] = fit["cpu_s"] + pred["cpu_s"]
+    out["peak_mb"] = round(1024 * max(fit["peak_rss_gb"], pred["peak_rss_gb"]))
+    out["from"] = "bench_scale.py gb1 (fit_default)"
+    return out
 
 
 def baseline(d: Path, kind: str) -> dict:
@@ -173,14 +205,17 @@ def run_dataset(wheel: Path, name: str, a: argparse.Namespace) -> dict:
     train = {"seed": a.seed, "max_epochs": a.max_epochs, "patience": a.patience}
     train["batch_size"] = a.batch_size
     info["train"] = train
-    rows = {"default": genoattn_fit(d, "default", info, train, None)}
+    if name == "gb1" and a.gb1_default_from is not None:
+        rows = {"default": reused_gb1_default(d, a.gb1_default_from)}
+    else:
+        rows = {"default": genoattn_fit(d, "default", info, train, None, a.reuse)}
     print(f"  default: {rows['default']}", flush=True)
     chosen = rows["default"]["chosen"]
     for c in a.candidates:
         if c == chosen:  # the same fit, same seed and split: reuse the default's numbers
             rows[c] = {**rows["default"], "same_as_default": True}
         else:
-            rows[c] = genoattn_fit(d, c, info, train, [c])
+            rows[c] = genoattn_fit(d, c, info, train, [c], a.reuse)
         print(f"  {c}: r2_test {rows[c]['r2_test']:.3f} ({rows[c]['seconds']} s)", flush=True)
     for b in BASELINES:
         rows[b] = baseline(d, b)
@@ -259,6 +294,13 @@ def main() -> None:
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--candidates", default=",".join(CANDIDATES), help="'' to skip them")
     ap.add_argument("--gb1-train", type=int, default=50_000, help="0: all training sequences")
+    ap.add_argument(
+        "--gb1-default-from",
+        type=Path,
+        default=None,
+        help="work folder of bench_scale.py gb1 (its gb1_official/): reuse its default fit",
+    )
+    ap.add_argument("--reuse", action="store_true", help="score earlier fits in --work again")
     ap.add_argument("--max-epochs", type=int, default=60)
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=256)

@@ -36,7 +36,8 @@ RESULTS = HERE / "results" / "scale.json"
 
 def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     """Run ``cmd`` under /usr/bin/time -v; wall seconds, peak RSS (GB), exit code."""
-    full = ["/usr/bin/time", "-v", "nice", "-n", "5", *cmd]
+    full = ["/usr/bin/time", "-v", "nice", "-n", "10", *cmd]
+    load0 = [round(v, 2) for v in os.getloadavg()]
     with open(log, "w") as fh:
         rc = subprocess.run(full, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
     text = log.read_text()
@@ -54,6 +55,7 @@ def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
         "peak_rss_gb": round(int(rss.group(1)) / 2**20, 3) if rss else None,
         "cpu_s": round(sum(cpu), 1),
         "load_avg_1_5_15": [round(v, 2) for v in os.getloadavg()],
+        "load_avg_1_5_15_start": load0,
     }
 
 

@@ -82,6 +82,8 @@ def pair_matrix(idx: np.ndarray, train: np.ndarray) -> sp.csr_matrix:
     tr_keys = keys[train[rows]]
     uk, counts = np.unique(tr_keys, return_counts=True)
     kept = uk[counts >= MIN_PAIR_COUNT]
+    if len(kept) == 0:  # e.g. a library of single mutants: no pair feature
+        return sp.csr_matrix((n, 0))
     pos = np.searchsorted(kept, keys)
     ok = (pos < len(kept)) & (kept[np.minimum(pos, len(kept) - 1)] == keys)
     return sp.csr_matrix((np.ones(int(ok.sum())), (rows[ok], pos[ok])), shape=(n, len(kept)))

@@ -72,6 +72,15 @@ def _lambda_grid(lmax: float, cfg: SparseFitConfig) -> list[float]:
     return list(np.geomspace(lmax, lmax * cfg.lambda_min_ratio, cfg.n_lambda))
 
 
+def _past_minimum(losses: list[float], ses: list[float], patience: int = 3) -> bool:
+    """The early stop of a penalty path: the last ``patience`` validation losses all exceed
+    the path's smallest one (the first of equal ones) by more than its standard error."""
+    if len(losses) <= patience:
+        return False
+    j = int(np.argmin(losses))
+    return all(v > losses[j] + ses[j] for v in losses[-patience:])
+
+
 def screen_pairs(
     z: torch.Tensor,
     resid: torch.Tensor,
@@ -329,6 +338,8 @@ def fit_sparse_sa(
     lmax = lambda_max(dm.x, y_tr, dm.blocks, w_all, loss)
     best = (math.inf, None, None)
     res = None
+    main_losses: list[float] = []
+    main_ses: list[float] = []
     for lam in _lambda_grid(lmax, cfg):
         res = solve_active_set(
             dm.x,
@@ -356,6 +367,10 @@ def fit_sparse_sa(
         )
         if vl < best[0]:
             best = (vl, lam, res)
+        main_losses.append(vl)
+        main_ses.append(val_se(xm_va, res))
+        if _past_minimum(main_losses, main_ses):
+            break
     lam_main, res_main = best[1], best[2]
     log(f"main effects: lambda {lam_main:.4g}, validation loss {best[0]:.4f}")
 
@@ -397,6 +412,7 @@ def fit_sparse_sa(
         )
         res = None
         beta0 = offset_pairs
+        pair_ses: list[float] = []
         for lam in _lambda_grid(lmax_p, cfg):
             res = solve_active_set(
                 dj.x,
@@ -428,6 +444,9 @@ def fit_sparse_sa(
             path.append((vl, lam, res))
             if vl < best_j[0]:
                 best_j = (vl, lam, res)
+            pair_ses.append(val_se(xj_va, res))
+            if _past_minimum([p[0] for p in path], pair_ses):
+                break
     if best_j[2] is not None and cfg.select_se > 0:
         # the sparsest model (largest lambda) within select_se standard errors of the best
         limit = best_j[0] + cfg.select_se * val_se(xj_va, best_j[2])

@@ -158,3 +158,25 @@ def test_sgd_budget__seeded_subsample_and_capped_epochs(monkeypatch):
     monkeypatch.setattr(choose, "SGD_SAMPLES", 10**9)
     whole, train = choose.sgd_budget(prep, cfg.train, lines.append)
     assert whole is prep and train.max_epochs == cfg.train.max_epochs
+
+
+def test_auto__deferred_sparse_winner_is_the_plain_sparse_route_and_shares_round_0(tmp_path):
+    """sparse_sa, fitted once on training samples, is the link's round 0; as the winner it is
+    refit on training + validation samples and equals the plain sparse route."""
+    sim = simulate(SimConfig(n_samples=600, n_loci=60, seed=3))
+    ds = align(sim.cohort, sim.trait, "g", "p")[0]
+    logs: list[str] = []
+    cfg = _cfg(fit="auto", candidates=["sparse_sa", "sparse_sa_link"])
+    auto = fit(ds, cfg, tmp_path / "auto", baseline=False, log=logs.append)
+    sparse = fit(ds, _cfg(kind="sa", fit="sparse"), tmp_path / "sp", baseline=False, log=_quiet)
+    saved = json.loads((tmp_path / "auto" / "metrics.json").read_text())["auto"]
+    assert saved["chosen"] == "sparse_sa"  # a linear trait: the link does not help
+    for split in ("train", "val", "test"):
+        assert auto[split]["r2"] == pytest.approx(sparse[split]["r2"], abs=1e-9)
+    assert saved["candidates"]["sparse_sa"]["test"]["r2"] == pytest.approx(
+        sparse["test"]["r2"], abs=1e-9
+    )
+    # sparse fits: sparse_sa, the link's rounds after round 0, the winner's refit (not the link's)
+    rounds = sum(s.startswith("sparse link: round") and "train loss" in s for s in logs)
+    assert sum(s.startswith("main effects:") for s in logs) == 1 + (rounds - 1) + 1
+    assert load_run(tmp_path / "auto").cfg.model.global_epistasis == 0

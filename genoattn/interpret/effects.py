@@ -12,12 +12,15 @@ cohort's genotype frequencies p_a, p_b (functional ANOVA with independent loci):
 the variance the pair's interaction adds to the phenotype (in trait units once scaled by y_std^2).
 
 Each model computes its own tables (``pair_effects(tok, ia, ib, freq)`` on SALin, BlockSALin,
-HyperFeatureAttention and HyperAttention; ``triple_effects()`` on BlockSALin): this module only
-reads them, centres them and scores them, for pairs and triples alike. Order k: centring the
-table along each of its k axes under that locus's frequencies leaves the pure k-way part.
+HyperFeatureAttention and HyperAttention; ``triple_effects()`` on BlockSALin, ``triple_block``
+on HyperAttention): this module only reads them, centres them and scores them, for pairs and
+triples alike. Order k: centring the table along each of its k axes under that locus's
+frequencies leaves the pure k-way part.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import torch
@@ -62,6 +65,47 @@ def state_frequencies(states: np.ndarray, n_states: np.ndarray) -> np.ndarray:
     return counts / np.where(tot > 0, tot, 1)
 
 
+def token_table(n_states: np.ndarray) -> torch.Tensor:
+    """(l, m) int64: token of state g at locus l, 0 (padding) where the locus has fewer states."""
+    n_states = np.asarray(n_states, dtype=np.int64)
+    offsets = token_offsets(n_states)
+    tok = np.zeros((len(n_states), int(n_states.max(initial=1))), dtype=np.int64)
+    for g in range(tok.shape[1]):
+        tok[:, g] = np.where(g < n_states, offsets + g + 1, 0)
+    return torch.as_tensor(tok)
+
+
+@torch.no_grad()
+def model_triples(
+    model: torch.nn.Module, n_states: np.ndarray, freq: torch.Tensor, keep: int, block: int = 256
+) -> tuple[np.ndarray, torch.Tensor | None]:
+    """The 3-way tables a model supplies: its stored blocks (``triple_effects()``), or, for a
+    model with 3-way terms between every locus triple (``triple_block(tok, triples)``: sgd
+    HyperAttention of order 3), the ``keep`` triples of largest pure 3-way variance among all
+    l choose 3, scored ``block`` triples at a time. Returns loci (k, 3), tables (k, m, m, m)."""
+    stored = getattr(model, "triple_effects", None)
+    if stored is not None:
+        return stored()
+    dense = getattr(model, "triple_block", None)
+    if dense is None:
+        return np.zeros((0, 3), dtype=np.int64), None
+    tok = token_table(n_states)
+    every = np.array(list(itertools.combinations(range(len(tok)), 3)), dtype=np.int64)
+    loci, tables, scores = every[:0], None, torch.zeros(0, dtype=torch.float64)
+    for i in range(0, len(every), block):
+        t = every[i : i + block]
+        ok = [(tok[t[:, j]] > 0).to(freq.dtype) for j in range(3)]  # (k, m) real states
+        e = dense(tok, t).to(freq.dtype) * ok[0][:, :, None, None]
+        e = e * ok[1][:, None, :, None] * ok[2][:, None, None, :]
+        s = interaction_variance(e, *(freq[t[:, j]] for j in range(3))).double()
+        loci = np.concatenate([loci, t])
+        tables = e if tables is None else torch.cat([tables, e])
+        scores = torch.cat([scores, s])
+        top = torch.argsort(scores, descending=True, stable=True)[:keep]
+        loci, tables, scores = loci[top.numpy()], tables[top], scores[top]
+    return loci, tables
+
+
 class PairTables:
     """Effect tables E (block_a, block_b, m, m) of any model with pairwise parameters.
 
@@ -83,12 +127,7 @@ class PairTables:
         self.model, self.freq = model, freq
         self.n_states = np.asarray(n_states, dtype=np.int64)
         self.m = int(self.n_states.max())
-        offsets = token_offsets(self.n_states)
-        # tok[l, g]: token of state g at locus l, 0 (padding) where the locus has fewer states
-        tok = np.zeros((len(self.n_states), self.m), dtype=np.int64)
-        for g in range(self.m):
-            tok[:, g] = np.where(g < self.n_states, offsets + g + 1, 0)
-        self.tok = torch.as_tensor(tok)
+        self.tok = token_table(self.n_states)
 
     @property
     def sparse_pairs(self) -> np.ndarray | None:

@@ -27,6 +27,7 @@ from genoattn.interpret.effects import (
     PairTables,
     fanova_pure,
     interaction_variance,
+    model_triples,
     state_frequencies,
 )
 from genoattn.interpret.stability import selection_frequency
@@ -155,14 +156,15 @@ def _pair_candidates(run: Run, freq: torch.Tensor, cfg: ExportConfig, progress: 
     return _Candidates(cand, scores, lambda rows: tables.pairs(cand[rows]))
 
 
-def _triple_candidates(run: Run, freq: torch.Tensor) -> _Candidates:
-    """Every stored 3-way block of the run's model, scored."""
-    effects = getattr(run.predictor.genetic, "triple_effects", None)
-    trip, e = effects() if effects is not None else (np.zeros((0, 3), dtype=np.int64), None)
+def _triple_candidates(run: Run, freq: torch.Tensor, top: int) -> _Candidates:
+    """The 3-way blocks of the run's model (stored blocks, or an sgd HyperAttention's top
+    triples), scored."""
+    n_states = run.loci["n_states"].to_numpy()
+    trip, e = model_triples(run.predictor.genetic, n_states, freq, keep=max(20 * top, 200))
     if len(trip) == 0:
         raise GenoattnError(
             "export --order 3: this run holds no 3-way interaction blocks; fit "
-            "--model ha (sparse HyperAttention) to learn them",
+            "--model ha (sparse HyperAttention) or an order-3 sgd HyperAttention",
             run.path,
         )
     scale = float(run.predictor.y_std) ** 2
@@ -178,7 +180,7 @@ def export(run: Run, ds: Dataset, cfg: ExportConfig, log: Log = print, progress:
     freq = _frequencies(run, ds)
     k = cfg.order
     if k == 3:
-        cand = _triple_candidates(run, freq)
+        cand = _triple_candidates(run, freq, cfg.top)
         log(f"export: {len(cand.tuples)} triples with a non-zero 3-way block")
     else:
         cand = _pair_candidates(run, freq, cfg, progress)

@@ -94,6 +94,16 @@ class HyperAttention(nn.Module):
             raise GenoattnError("export: HyperAttention pair tables need state frequencies")
         return ha_pair_block(self, tok, freq, np.asarray(ia), np.asarray(ib))
 
+    def triple_block(self, tok: Tensor, triples: np.ndarray) -> Tensor:
+        """3-way tables (k, m, m, m) of distinct locus triples (k, 3) (``ha_triple_tables``),
+        on the latent scale; ``tok`` as in :meth:`pair_effects`."""
+        if self.softmax or self.causal or self.order != 3 or self.c.shape[1] != 1:
+            raise GenoattnError(
+                "export --order 3: only a linear, non-causal HyperAttention of order 3 has "
+                "closed-form 3-way tables"
+            )
+        return ha_triple_tables(self, tok, triples)
+
 
 class HyperAttentionBlock(nn.Module):
     """HyperAttention on embeddings (b, l, d_model) -> (b, l, d_model), for language models.

@@ -186,6 +186,7 @@ def _fold_paths(
                 f"{stage}, fold {f + 1}",
                 b0,
                 i0,
+                early_stop=False,  # the folds' points are pooled per penalty: whole paths
             )  # fmt: skip
         )
     return cv_curve(lambdas, paths, [len(fp.y_va) for fp in folds])

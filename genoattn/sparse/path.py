@@ -18,6 +18,9 @@ from genoattn.sparse.operator import Operator, StatesOperator
 
 #: A design whose Gram matrix is at most this wide is solved through it (mse, n >> p).
 GRAM_MAX_COLS = 2048
+#: Early stop of a path: it ends once this many consecutive points lie above the running
+#: minimum of the validation loss by more than that minimum's standard error (see past_minimum).
+PATH_PATIENCE = 3
 
 
 def solver_design(
@@ -120,6 +123,20 @@ def solve_logged(
     return res
 
 
+def past_minimum(points: list[PathPoint], patience: int = PATH_PATIENCE) -> bool:
+    """Whether a path is clearly past its validation minimum: its last ``patience`` points
+    all lie more than one standard error (of the best point) above the best validation loss
+    so far. Smaller penalties fit the training samples ever closer; once the validation loss
+    has risen this far for this long, the rest of the path (the slowest solves) is not
+    expected to come back below its minimum.
+    """
+    if patience < 1 or len(points) <= patience:
+        return False
+    best = min(points, key=lambda p: p.val_loss)  # the first of equal losses
+    limit = best.val_loss + best.val_se
+    return all(p.val_loss > limit for p in points[-patience:])
+
+
 def run_path(
     op_tr: Operator,
     op_va: Operator,
@@ -133,6 +150,7 @@ def run_path(
     stage: str,
     beta0: torch.Tensor | None = None,
     intercept0: float | None = None,
+    early_stop: bool = True,
 ) -> list[PathPoint]:
     """Solve along ``lambdas`` (largest first), each solve warm-started at the previous one.
 
@@ -141,6 +159,9 @@ def run_path(
             be the :class:`GramDesign` of the training problem.
         penalty: lambda -> per-group penalties, shape (g,).
         beta0 / intercept0: warm start of the first solve (None: zeros and the trait mean).
+        early_stop: end the path once :func:`past_minimum` holds (logged); the points returned
+            are then a prefix of ``lambdas``. Off for paths whose points are pooled with other
+            paths' points at the same penalty (K-fold CV).
     """
     points = []
     for lam in lambdas:
@@ -158,4 +179,10 @@ def run_path(
         vl, se = validation_loss(op_va, y_va, res, loss)
         points.append(PathPoint(lam, vl, se, res))
         beta0, intercept0 = res.beta, res.intercept
+        if early_stop and len(points) < len(lambdas) and past_minimum(points, PATH_PATIENCE):
+            log(
+                f"{stage} path: stopped after {len(points)} of {len(lambdas)} penalties "
+                f"(validation loss past its minimum for {PATH_PATIENCE})"
+            )
+            break
     return points

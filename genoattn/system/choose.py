@@ -31,8 +31,15 @@ O(n) forward/backward passes, so an sgd candidate is trained on a seeded subsamp
 ``SGD_ROWS`` training samples, for at most ``SGD_SAMPLES`` sample passes (``train.max_epochs`` and
 ``train.patience`` are capped accordingly, never raised); validation samples stay whole, so every
 candidate is scored on the same samples. An sgd winner is that subsample fit (logged); on a
-library of 5e5 sequences this bounds each sgd candidate to 4e5 sample passes instead of
-200 epochs x 5e5.
+library of 5e5 sequences this bounds each sgd candidate to 8e5 sample passes (8 epochs over 1e5
+sequences) instead of 200 epochs x 5e5.
+
+Work that cannot change the choice is not done: when ``sparse_sa_link`` runs, ``sparse_sa`` is
+fitted once on training samples and is the link's round 0 (the same fit); the link's rounds stop
+at the first that does not lower the validation loss (``sparse_link.py``); and a sparse
+candidate's refit on training + validation samples is done only for the winner (its record in
+``metrics.json`` is then updated to the refit model's metrics; the other sparse candidates'
+records are those of their training-sample fits).
 
 Validation loss, on the standardised trait (0.5 mean squared error) or the logistic deviance
 per sample: each candidate uses the validation samples once to pick its own settings (penalty and
@@ -49,6 +56,7 @@ import dataclasses
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,12 +68,12 @@ from genoattn.encode.qc import state_counts
 from genoattn.errors import GenoattnError
 from genoattn.system.outcome import AutoChoice, FitOutcome
 from genoattn.system.routes import additive_fit, fit_sparse, score
-from genoattn.system.sparse_link import fit_sparse_link
+from genoattn.system.sparse_link import LinkRounds, finish_link, fit_sparse_link, link_rounds
 
 Log = Callable[[str], None]
 
-SGD_ROWS = 20_000  # training samples an sgd candidate sees at most (seeded subsample)
-SGD_SAMPLES = 400_000  # sample passes of an sgd candidate at most (epochs x rows)
+SGD_ROWS = 100_000  # training samples an sgd candidate sees at most (seeded subsample)
+SGD_SAMPLES = 800_000  # sample passes of an sgd candidate at most (epochs x rows)
 SPARSE_DESIGN_BUDGET = 2**29  # bytes of the sparse pair design on sequence cohorts (512 MiB)
 CANDIDATES = AUTO_CANDIDATES
 DEFAULT_LINK_UNITS = 4
@@ -151,9 +159,34 @@ def sgd_budget(prep, train, log: Log):
     return prep, dataclasses.replace(train, max_epochs=epochs, patience=patience)
 
 
-def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
-    """Fit candidate ``name``; returns (its FitOutcome, its validation loss, its config), or
-    None when the candidate does not fit the memory budget."""
+@dataclass
+class Fitted:
+    """One fitted candidate. ``deferred``: a sparse fit on training samples only, whose refit on
+    training + validation samples is left until it wins (its fit is the link's round 0)."""
+
+    out: FitOutcome
+    val_loss: float
+    mcfg: ModelConfig
+    deferred: bool = False
+    rounds: LinkRounds | None = None  # the link candidate's best round (its refit deferred)
+
+
+def _path_loss(out: FitOutcome, prep) -> float:
+    """A sparse candidate's validation loss as its path scored it (the relaxation stage
+    re-solves the chosen model, so this is the path minimum; a refit on validation samples
+    comes after it)."""
+    sel = out.selection
+    if sel is not None and "val_loss" in sel:
+        return float(sel["val_loss"].min())
+    return validation_loss(out.predictor, prep)
+
+
+def _fit_one(
+    name: str, prep, cfg: FitConfig, work: Path, log: Log, round0: Fitted | None, share: bool
+) -> Fitted | None:
+    """Fit candidate ``name``, or None when it does not fit the memory budget. ``share``: fit
+    ``sparse_sa`` without its refit (deferred) so that ``sparse_sa_link`` starts from it
+    (``round0``)."""
     mcfg = candidate_config(name, cfg.model)
     tiles = mcfg.fit == "sparse" and mcfg.kind != "additive" and prep.ds.cohort.kind == SEQUENCE
     if tiles and not near_reference(prep):
@@ -172,17 +205,17 @@ def _fit_one(name: str, prep, cfg: FitConfig, work: Path, log: Log):
         from genoattn.system.sgd import fit_sgd  # Lightning: only when an sgd candidate runs
 
         out = fit_sgd(sub, ccfg, work / "candidates" / name, False, log, warm)
-        return out, validation_loss(out.predictor, prep), mcfg
+        return Fitted(out, validation_loss(out.predictor, prep), mcfg)
     if mcfg.global_epistasis:
-        out = fit_sparse_link(prep, mcfg, cfg.train.accelerator, log)
-        return out, float(out.link_val_loss), mcfg
-    out = fit_sparse(prep, mcfg, cfg.train.accelerator, log)
-    selection = out.selection
-    if mcfg.sparse.refit_with_validation and selection is not None and "val_loss" in selection:
-        # refit on validation samples: score the selected model as the path scored it (before
-        # the refit); the relaxation stage re-solves the chosen model, so this is the path minimum
-        return out, float(selection["val_loss"].min()), mcfg
-    return out, validation_loss(out.predictor, prep), mcfg
+        first = None if round0 is None else round0.out
+        best = link_rounds(prep, mcfg, cfg.train.accelerator, log, first=first)
+        out = finish_link(prep, mcfg, cfg.train.accelerator, log, best, refit=False)
+        return Fitted(out, best.val_loss, mcfg, mcfg.sparse.refit_with_validation, best)
+    deferred = share and name == "sparse_sa" and mcfg.sparse.refit_with_validation
+    inner = copy.deepcopy(mcfg)
+    inner.sparse.refit_with_validation = mcfg.sparse.refit_with_validation and not deferred
+    out = fit_sparse(prep, inner, cfg.train.accelerator, log)
+    return Fitted(out, _path_loss(out, prep), mcfg, deferred)
 
 
 def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log) -> FitOutcome:
@@ -198,23 +231,33 @@ def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log) -> FitOut
     names = candidate_names(prep.ds.cohort.kind, prep.ds.binary, m.candidates)
     log(f"auto: candidates {', '.join(names)} (chosen by validation loss)")
     record: dict[str, dict] = {}
-    best = None
+    best: tuple[str, Fitted] | None = None
+    share, round0 = "sparse_sa_link" in names, None
     for name in names:
         t0 = time.perf_counter()
-        fitted = _fit_one(name, prep, cfg, work, log)
+        fitted = _fit_one(name, prep, cfg, work, log, round0, share)
         if fitted is None:
             record[name] = {"skipped": "memory budget"}
             continue
-        out, vl, mcfg = fitted
-        seconds = time.perf_counter() - t0
-        record[name] = {"val_loss": vl, "seconds": seconds, **score(out.predictor, prep)}
+        round0 = fitted if fitted.deferred else round0
+        vl, seconds = fitted.val_loss, time.perf_counter() - t0
+        record[name] = {"val_loss": vl, "seconds": seconds, **score(fitted.out.predictor, prep)}
         log(f"auto: {name} validation loss {vl:.4f} ({seconds:.1f} s)")
-        if best is None or vl < best[1]:
-            best = (name, vl, out, mcfg)
+        if best is None or vl < best[1].val_loss:
+            best = (name, fitted)
     if best is None:
         raise GenoattnError(f"fit auto: every candidate ({', '.join(names)}) was skipped")
     shutil.rmtree(work / "candidates", ignore_errors=True)
-    name, vl, out, winner = best
+    name, fitted = best
+    out, vl, winner = fitted.out, fitted.val_loss, fitted.mcfg
+    if fitted.deferred:  # the winner's refit on training + validation samples
+        log(f"auto: refit {name} on training + validation samples")
+        acc = cfg.train.accelerator
+        if fitted.rounds is not None:
+            out = finish_link(prep, winner, acc, log, fitted.rounds, refit=True)
+        else:
+            out = fit_sparse(prep, winner, acc, log)
+        record[name].update(score(out.predictor, prep))
     for f in dataclasses.fields(ModelConfig):
         setattr(m, f.name, getattr(winner, f.name))
     m.candidates = tuple(names)
