@@ -160,6 +160,27 @@ def test_sgd_budget__seeded_subsample_and_capped_epochs(monkeypatch):
     assert whole is prep and train.max_epochs == cfg.train.max_epochs
 
 
+def test_sgd_budget__large_library_seen_whole_for_sgd_epochs(monkeypatch):
+    """Above SGD_SAMPLES / SGD_EPOCHS rows (and below SGD_ROWS) every training row is used,
+    for SGD_EPOCHS epochs; below it the SGD_SAMPLES budget applies."""
+    import genoattn.system.choose as choose
+    from genoattn.system.routes import FitInputs
+    from genoattn.system.split import make_split
+
+    ds = saturating_library(n=1000)
+    cfg = _cfg()
+    prep = FitInputs(ds, make_split(ds.cohort.n_samples, cfg.train))
+    n_train = prep.split["train"].size
+    monkeypatch.setattr(choose, "SGD_ROWS", 10**6)
+    monkeypatch.setattr(choose, "SGD_SAMPLES", 2 * n_train)
+    monkeypatch.setattr(choose, "SGD_EPOCHS", 3)
+    whole, train = choose.sgd_budget(prep, cfg.train, lambda _: None)
+    assert whole is prep and train.max_epochs == 3 == min(cfg.train.max_epochs, 3)
+    monkeypatch.setattr(choose, "SGD_SAMPLES", 5 * n_train)
+    _, train = choose.sgd_budget(prep, cfg.train, lambda _: None)
+    assert train.max_epochs == min(cfg.train.max_epochs, 5)
+
+
 def test_auto__deferred_sparse_winner_is_the_plain_sparse_route_and_shares_round_0(tmp_path):
     """sparse_sa, fitted once on training samples, is the link's round 0; as the winner it is
     refit on training + validation samples and equals the plain sparse route."""
