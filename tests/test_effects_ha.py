@@ -89,20 +89,12 @@ def test_ha_triple_tables__pure_part_equals_brute_force_anova():
 def test_export__sgd_hyperattention_run_gives_pair_and_residue_tables(tmp_path):
     """fit auto restricted to sgd HyperAttention with the link, then export: the planted column
     pair ranks first and the residue-level table covers its 4 x 4 residues."""
-    from test_sparse_link import saturating_library
+    from test_sparse_link import sgd_ha_run
 
-    from genoattn.config import ExportConfig, FitConfig
+    from genoattn.config import ExportConfig
     from genoattn.interpret.export import export as export_pairs
-    from genoattn.system.fit import fit
-    from genoattn.system.rundir import load_run
 
-    ds = saturating_library(n=1500, l=6, seed=2)
-    cfg = FitConfig(
-        model={"fit": "auto", "candidates": ["sgd_ha_ge"], "rank": 4, "value_rank": 4},
-        train={"seed": 0, "progress": False, "accelerator": "cpu", "max_epochs": 40},
-    )
-    fit(ds, cfg, tmp_path / "run", baseline=False, log=lambda s: None)
-    run = load_run(tmp_path / "run")
+    ds, run = sgd_ha_run(tmp_path / "run", n=1500, l=6, max_epochs=40)
     assert isinstance(run.predictor.genetic, HyperAttention) and run.predictor.ge_a.numel() == 4
     exp = export_pairs(run, ds, ExportConfig(top=5), log=lambda s: None)
     assert tuple(sorted(exp.pairs[0].tolist())) == (1, 4)

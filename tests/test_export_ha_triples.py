@@ -69,20 +69,12 @@ def test_model_triples__stored_blocks_and_models_without_triples():
 def test_export_order_3__sgd_hyperattention_run(tmp_path):
     """fit auto restricted to sgd HyperAttention, then export --order 3: triples ranked by
     model_triples, the residue-level table of the first one is its pure 3-way part."""
-    from test_sparse_link import saturating_library
+    from test_sparse_link import sgd_ha_run
 
-    from genoattn.config import ExportConfig, FitConfig
+    from genoattn.config import ExportConfig
     from genoattn.interpret.export import export
-    from genoattn.system.fit import fit
-    from genoattn.system.rundir import load_run
 
-    ds = saturating_library(n=800, l=5, seed=2)
-    cfg = FitConfig(
-        model={"fit": "auto", "candidates": ["sgd_ha_ge"], "rank": 4, "value_rank": 4},
-        train={"seed": 0, "progress": False, "accelerator": "cpu", "max_epochs": 10},
-    )
-    fit(ds, cfg, tmp_path / "run", baseline=False, log=lambda s: None)
-    run = load_run(tmp_path / "run")
+    ds, run = sgd_ha_run(tmp_path / "run", n=800, l=5, max_epochs=10)
     exp = export(run, ds, ExportConfig(order=3, top=3), log=lambda s: None)
     assert exp.pairs.shape[1] == 3 and len(exp.pairs) >= 1
     first = exp.alleles.filter(exp.alleles["rank"] == 1)

@@ -51,6 +51,22 @@ def saturating_library(n=2000, l=10, seed=0, binary=False):
     return align(cohort, trait, "g", "p")[0]
 
 
+def sgd_ha_run(path, n: int, l: int, max_epochs: int):
+    """(dataset, loaded run) of fit auto restricted to sgd HyperAttention (rank 4, link units
+    4) on a seeded saturating library of n sequences x l positions."""
+    from genoattn.config import FitConfig
+    from genoattn.system.fit import fit
+    from genoattn.system.rundir import load_run
+
+    ds = saturating_library(n=n, l=l, seed=2)
+    cfg = FitConfig(
+        model={"fit": "auto", "candidates": ["sgd_ha_ge"], "rank": 4, "value_rank": 4},
+        train={"seed": 0, "progress": False, "accelerator": "cpu", "max_epochs": max_epochs},
+    )
+    fit(ds, cfg, path, baseline=False, log=lambda s: None)
+    return ds, load_run(path)
+
+
 def _cfg(**model) -> FitConfig:
     return FitConfig(
         model={"sparse": {"n_lambda": 8, "max_candidates": 40}, **model},
