@@ -75,6 +75,12 @@ def token_table(n_states: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(tok)
 
 
+def _chunks(items, size: int):
+    """Consecutive arrays (<= size, ...) of an iterator's items, never all of them at once."""
+    while chunk := list(itertools.islice(items, size)):
+        yield np.array(chunk, dtype=np.int64)
+
+
 @torch.no_grad()
 def model_triples(
     model: torch.nn.Module, n_states: np.ndarray, freq: torch.Tensor, keep: int, block: int = 256
@@ -90,10 +96,10 @@ def model_triples(
     if dense is None:
         return np.zeros((0, 3), dtype=np.int64), None
     tok = token_table(n_states)
-    every = np.array(list(itertools.combinations(range(len(tok)), 3)), dtype=np.int64)
-    loci, tables, scores = every[:0], None, torch.zeros(0, dtype=torch.float64)
-    for i in range(0, len(every), block):
-        t = every[i : i + block]
+    every = itertools.combinations(range(len(tok)), 3)  # lazily: l choose 3 can be huge
+    loci, tables = np.zeros((0, 3), dtype=np.int64), None
+    scores = torch.zeros(0, dtype=torch.float64)
+    for t in _chunks(every, block):  # (<= block, 3)
         ok = [(tok[t[:, j]] > 0).to(freq.dtype) for j in range(3)]  # (k, m) real states
         e = dense(tok, t).to(freq.dtype) * ok[0][:, :, None, None]
         e = e * ok[1][:, None, :, None] * ok[2][:, None, None, :]

@@ -366,13 +366,13 @@ def finish_link(
             _latent(fitted.predictor, prep, rows), y[rows], cov[rows], mcfg.global_epistasis
         )
     else:
-        fitted = copy.copy(fitted)
-        fitted.predictor = copy.deepcopy(fitted.predictor)
+        fitted = copy.copy(fitted)  # the round's own fit stays untouched
     log(f"sparse link: round {best.round} chosen (validation loss {best.val_loss:.4f})")
     if best.joint is not None and not refit:
         fitted.predictor = copy.deepcopy(best.joint)
     else:
-        fitted.predictor = _compose(prep, fitted.predictor, link)
+        base = fitted.predictor if refit else copy.deepcopy(fitted.predictor)
+        fitted.predictor = _compose(prep, base, link)
     if best.joint is not None and refit:  # the refined round: refine the refit model too
         rows = np.concatenate([prep.split["train"], prep.split["val"]])
         refine_joint(prep, fitted.predictor, rows)
