@@ -197,7 +197,10 @@ def test_auto__deferred_sparse_winner_is_the_plain_sparse_route_and_shares_round
     assert saved["candidates"]["sparse_sa"]["test"]["r2"] == pytest.approx(
         sparse["test"]["r2"], abs=1e-9
     )
-    # sparse fits: sparse_sa, the link's rounds after round 0, the winner's refit (not the link's)
+    # sparse paths: sparse_sa and the link's rounds after round 0; the winner's refit on
+    # training + validation samples reuses sparse_sa's choices and solves no path
     rounds = sum(s.startswith("sparse link: round") and "train loss" in s for s in logs)
-    assert sum(s.startswith("main effects:") for s in logs) == 1 + (rounds - 1) + 1
+    assert sum(s.startswith("main effects:") for s in logs) == 1 + (rounds - 1)
+    assert sum(s.startswith("screening:") for s in logs) == 1 + (rounds - 1)
+    assert "auto: refit sparse_sa on training + validation samples" in logs
     assert load_run(tmp_path / "auto").cfg.model.global_epistasis == 0

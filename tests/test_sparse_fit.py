@@ -110,3 +110,29 @@ def test_fit_sparse_sa__keeps_every_planted_pair(cohort):
     stages = {t["stage"] for t in sol.trace}
     assert stages == {"main", "pairs", "relax"}
     assert min(t["val_loss"] for t in sol.trace) < 0.5 * float(y[va].var())
+
+
+def test_fit_sparse_sa__refit_from_stages_equals_the_whole_fit(cohort):
+    """A fit without its refit on training + validation samples, finished later from its
+    stages (``fit auto``'s deferred winner), equals the fit that refits at once, exactly; the
+    later refit solves no path (no line of the main, pair or relaxation stages)."""
+    import dataclasses
+
+    sim, tr, va, con, z, y, cov = cohort
+    cfg = SparseFitConfig(n_lambda=8, max_candidates=40, refit_with_validation=True)
+    st = torch.as_tensor(sim.cohort.states)
+    args = (st[tr], y[tr], cov[tr], st[va], y[va], cov[va], con, "mse")
+    whole = fit_sparse_sa(*args, cfg, log=lambda s: None)
+    no_refit = dataclasses.replace(cfg, refit_with_validation=False)
+    first = fit_sparse_sa(*args, no_refit, log=lambda s: None)
+    lines: list[str] = []
+    later = fit_sparse_sa(*args, cfg, log=lines.append, stages=first.stages)
+    assert not any(
+        s.startswith(("main effects", "screening", "pairs", "relaxation")) for s in lines
+    )
+    assert later.trace == whole.trace
+    for name in ("main_beta", "pairs", "pair_beta", "cov_beta"):
+        np.testing.assert_array_equal(getattr(later, name), getattr(whole, name))
+    assert later.intercept == whole.intercept
+    # the refit moves the coefficients (it sees the validation samples too)
+    assert not np.array_equal(first.main_beta, whole.main_beta)

@@ -43,10 +43,9 @@ from genoattn.sparse.fit import (
     Problem,
     Relaxed,
     Weights,
-    _assemble,
-    _refit_groups,
-    _row,
+    assemble,
     main_weights,
+    refit_groups,
     screen,
     tuple_weights,
 )
@@ -199,7 +198,7 @@ def _pad(beta: torch.Tensor, p: int) -> torch.Tensor:
 
 def _rows(stage: str, curve: CVCurve, full: list[GroupLassoResult], blocks) -> list[TraceRow]:
     return [
-        _row(stage, PathPoint(lam, float(m), float(s), res), blocks)
+        TraceRow.of(stage, PathPoint(lam, float(m), float(s), res), blocks)
         for lam, m, s, res in zip(curve.lambdas, curve.mean, curve.se, full, strict=True)
     ]
 
@@ -312,7 +311,7 @@ def _relax_fold(
     (on all samples when ``fp`` has no validation part: then val_loss is NaN)."""
     budget = cfg.work_budget_mb * 2**20
     op_tr, op_va = fp.operators(js.groups)
-    keep = _refit_groups(js, op_tr.blocks)
+    keep = refit_groups(js, op_tr.blocks)
     cols = select_groups(op_tr.blocks, keep)
     lam_t = 0.0 if math.isinf(js.lam_tuple) else js.lam_tuple
     pen = js.weights.penalty(lam_main, lam_t)[keep]
@@ -346,11 +345,11 @@ def cv_relax(
     j = choose(curve)
     full = _relax_fold(pb, js, main.lam, cfg, log, "")
     blocks = pb.operators(js.groups)[0].blocks
-    keep = _refit_groups(js, blocks)
+    keep = refit_groups(js, blocks)
     sub_blocks = working_operator(pb.operators(js.groups)[0], keep, 0).blocks
     for i, p in enumerate(full):
         point = PathPoint(js.lam_tuple, float(curve.mean[i]), float(curve.se[i]), p.solution)
-        trace.append(_row("relax", point, sub_blocks, p.lam))
+        trace.append(TraceRow.of("relax", point, sub_blocks, p.lam))
     gamma = cfg.relax[j]
     log(f"relaxation: gamma {gamma}, {len(folds)}-fold CV loss {curve.mean[j]:.4f}")
     return Relaxed(gamma, float(curve.mean[j]), keep, full[j].solution)
@@ -387,7 +386,7 @@ def fit_cv(pb: Problem, cfg: SparseFitConfig, log: Log = print) -> SparseFit:
     main = cv_main(pb, folds, cfg, trace, log)
     joint, fold_joint, sel = cv_joint(pb, folds, main, cfg, trace, log)
     rel = cv_relax(pb, folds, main[0], (joint, fold_joint), cfg, trace, log)
-    fit = _assemble(joint, rel, pb, trace)
+    fit = assemble(joint, rel, pb, trace)
     rows = stability_rows(fit, joint.lam_tuple, sel)
     fit.trace.extend(asdict(r) for r in rows)
     fit.pair_sel_freq = np.array([r.sel_freq for r in rows[: len(fit.pairs)]])

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -35,107 +34,30 @@ import torch
 from genoattn.config import SparseFitConfig
 from genoattn.sparse.contrasts import Contrasts
 from genoattn.sparse.gram import GramDesign
-from genoattn.sparse.group_lasso import GroupLassoResult, group_norms, lambda_max, select_groups
-from genoattn.sparse.operator import Groups, StatesOperator, all_groups, working_operator
-from genoattn.sparse.path import (
-    PathPoint,
-    TraceRow,
-    lambda_grid,
-    run_path,
-    solve_logged,
-    solver_design,
-    validation_loss,
+from genoattn.sparse.group_lasso import lambda_max
+from genoattn.sparse.operator import Groups, all_groups
+from genoattn.sparse.path import TraceRow, lambda_grid, run_path, solver_design
+from genoattn.sparse.records import (
+    Candidates,
+    JointStage,
+    MainStage,
+    Problem,
+    Relaxed,
+    SparseStages,
+    Weights,
 )
+from genoattn.sparse.relax import assemble, refit_both, refit_groups, relax
 from genoattn.sparse.result import SparseFit
 from genoattn.sparse.screen import StateContrasts, main_scores, screen_pairs, screen_triples
 from genoattn.stats.candidates import candidate_triples, classes_from_states
 
+# the records and stage 4 live in records.py / relax.py; cv.py builds on all of them from here
+__all__ = [
+    "Candidates", "JointStage", "MainStage", "Problem", "Relaxed", "SparseStages", "Weights",
+    "assemble", "fit_sparse_sa", "refit_groups", "relax",
+]  # fmt: skip
+
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """The data of one fit: training and validation states, trait, covariates, coding."""
-
-    states_tr: torch.Tensor  # (n_tr, l) int8
-    y_tr: torch.Tensor  # (n_tr,)
-    cov_tr: torch.Tensor  # (n_tr, c)
-    states_va: torch.Tensor  # (n_va, l) int8
-    y_va: torch.Tensor  # (n_va,)
-    cov_va: torch.Tensor  # (n_va, c)
-    table: torch.Tensor  # (l, K, d)
-    n_active: np.ndarray  # (l,)
-    loss: str
-
-    def operators(self, groups: Groups) -> tuple[StatesOperator, StatesOperator]:
-        """The design of ``groups`` on training and on validation samples."""
-        tr = StatesOperator(self.states_tr, self.table, self.cov_tr, groups)
-        return tr, tr.rows(self.states_va, self.cov_va)
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Per-group penalty weights: covariates free, main effects, tuples (pairs then triples)."""
-
-    c: int
-    main: torch.Tensor  # (l,)
-    tuples: torch.Tensor  # (k2 + k3,)
-
-    def penalty(self, lam_main: float, lam_tuple: float) -> torch.Tensor:
-        """shape (g,): the penalty of every group."""
-        free = self.main.new_zeros(self.c)
-        return torch.cat([free, lam_main * self.main, lam_tuple * self.tuples])
-
-
-@dataclass(frozen=True)
-class MainStage:
-    """The chosen main-effect model; ``gram``: the stage's Gram matrix when the solver used
-    one (reused by the relaxation of a model without interactions)."""
-
-    lam: float
-    val_loss: float
-    solution: GroupLassoResult
-    weights: Weights
-    gram: GramDesign | None
-
-
-@dataclass(frozen=True)
-class Candidates:
-    pairs: np.ndarray  # (k2, 2)
-    pair_scores: np.ndarray  # (k2,)
-    triples: np.ndarray  # (k3, 3)
-    triple_scores: np.ndarray  # (k3,)
-
-
-@dataclass(frozen=True)
-class JointStage:
-    """The chosen model before relaxation; ``lam_tuple`` is inf when no tuple improved on main
-    effects alone (then ``groups`` holds no tuples)."""
-
-    groups: Groups
-    weights: Weights
-    lam_tuple: float
-    val_loss: float
-    solution: GroupLassoResult
-
-
-@dataclass(frozen=True)
-class Relaxed:
-    gamma: float
-    val_loss: float
-    keep: torch.Tensor  # (g,) bool: the refit groups of the joint design
-    solution: GroupLassoResult  # on the columns of the kept groups
-
-
-def _row(stage: str, p: PathPoint, blocks, gamma: float = 1.0) -> TraceRow:
-    """Trace row with the number of non-zero main-effect and tuple groups of a solution."""
-    nz = group_norms(p.solution.beta, blocks) > 0
-    c, m = blocks[0][0], blocks[1][0]
-    n_main, n_tuple = int(nz[c : c + m].sum()), int(nz[c + m :].sum())
-    s = p.solution
-    return TraceRow(
-        stage, p.lam, gamma, p.val_loss, n_main, n_tuple, s.n_iter, s.converged, p.val_se
-    )
 
 
 def main_weights(pb: Problem, cfg: SparseFitConfig) -> Weights:
@@ -167,7 +89,7 @@ def fit_main(pb: Problem, cfg: SparseFitConfig, trace: list[TraceRow], log: Log)
         log,
         "main",
     )
-    trace.extend(_row("main", p, op_tr.blocks) for p in path)
+    trace.extend(TraceRow.of("main", p, op_tr.blocks) for p in path)
     best = min(path, key=lambda p: p.val_loss)  # the first of equal losses (largest lambda)
     log(f"main effects: lambda {best.lam:.4g}, validation loss {best.val_loss:.4f}")
     gram = solver if isinstance(solver, GramDesign) else None
@@ -255,7 +177,7 @@ def fit_joint(
         beta0,
         main.solution.intercept,
     )
-    trace.extend(_row("pairs", p, op_tr.blocks) for p in path)
+    trace.extend(TraceRow.of("pairs", p, op_tr.blocks) for p in path)
     better = [p for p in path if p.val_loss < main.val_loss]
     if not better:
         log(f"pairs: lambda inf, validation loss {main.val_loss:.4f}")
@@ -269,102 +191,6 @@ def fit_joint(
     return JointStage(groups, weights, best.lam, best.val_loss, best.solution)
 
 
-def _refit_groups(joint: JointStage, blocks) -> torch.Tensor:
-    """shape (g,) bool: non-zero groups, every covariate, and (strong heredity) the main effects
-    of the loci of every selected tuple."""
-    keep = group_norms(joint.solution.beta, blocks) > 0
-    c, l = blocks[0][0], blocks[1][0]
-    keep[:c] = True
-    g = joint.groups
-    tuples = [*g.pairs.tolist(), *g.triples.tolist()]
-    for t, sel in zip(tuples, keep[c + l :].tolist(), strict=True):
-        if sel:
-            keep[c + torch.as_tensor(t, device=keep.device)] = True
-    return keep
-
-
-def relax(
-    pb: Problem,
-    main: MainStage,
-    joint: JointStage,
-    cfg: SparseFitConfig,
-    trace: list[TraceRow],
-    log: Log,
-) -> Relaxed:
-    """Stage 4: refit the selected groups with the penalty shrunk by each factor gamma."""
-    op_tr, op_va = pb.operators(joint.groups)
-    keep = _refit_groups(joint, op_tr.blocks)
-    cols = select_groups(op_tr.blocks, keep)
-    budget = cfg.work_budget_mb * 2**20
-    if main.gram is not None and len(joint.groups.pairs) + len(joint.groups.triples) == 0:
-        sub_tr = main.gram.select(keep)
-    else:
-        sub_tr = solver_design(working_operator(op_tr, keep, budget), pb.y_tr, pb.loss, cfg)
-    sub_va = op_va.select(keep)
-    lam_t = 0.0 if math.isinf(joint.lam_tuple) else joint.lam_tuple
-    pen = joint.weights.penalty(main.lam, lam_t)[keep]
-    best = None
-    for gamma in cfg.relax:
-        r = solve_logged(
-            sub_tr,
-            pb.y_tr,
-            pen * gamma,
-            pb.loss,
-            cfg,
-            log,
-            f"relax, gamma {gamma}",
-            joint.solution.beta[cols],
-            joint.solution.intercept,
-        )
-        vl, se = validation_loss(sub_va, pb.y_va, r, pb.loss)
-        point = PathPoint(joint.lam_tuple, vl, se, r)
-        trace.append(_row("relax", point, sub_tr.blocks, gamma))
-        if best is None or vl < best.val_loss - 1e-9:
-            best = Relaxed(gamma, vl, keep, r)
-    assert best is not None
-    log(f"relaxation: gamma {best.gamma}, validation loss {best.val_loss:.4f}")
-    if cfg.refit_with_validation:
-        # every choice is made: refit the chosen model on training + validation samples
-        y = torch.cat([pb.y_tr, pb.y_va])
-        if isinstance(sub_tr, GramDesign):
-            both = sub_tr.cat_rows(GramDesign(op_va.select(keep), pb.y_va))
-        else:
-            both = op_tr.select(keep).cat_rows(op_va.select(keep))
-            every = torch.ones_like(keep[keep])
-            both = solver_design(working_operator(both, every, budget), y, pb.loss, cfg)
-        sol = best.solution
-        r = solve_logged(
-            both, y, pen * best.gamma, pb.loss, cfg, log, "refit", sol.beta, sol.intercept
-        )
-        best = Relaxed(best.gamma, best.val_loss, keep, r)
-    return best
-
-
-def _assemble(joint: JointStage, rel: Relaxed, pb: Problem, trace: list[TraceRow]) -> SparseFit:
-    """The relaxed solution, back in the layout of the joint design, as a :class:`SparseFit`."""
-    op, _ = pb.operators(joint.groups)
-    c, m, k2, k3 = joint.groups.counts
-    d = pb.table.shape[2]
-    beta = torch.zeros(op.shape[1], dtype=pb.table.dtype, device=pb.table.device)
-    beta[select_groups(op.blocks, rel.keep)] = rel.solution.beta
-    cov_b, main_b, pair_b, trip_b = (
-        t.cpu().numpy() for t in torch.split(beta, [w * cnt for cnt, w in op.blocks])
-    )
-    pair_b, trip_b = pair_b.reshape(k2, d, d), trip_b.reshape(k3, d, d, d)
-    keep2 = np.abs(pair_b).reshape(k2, d * d).sum(1) > 0
-    keep3 = np.abs(trip_b).reshape(k3, d**3).sum(1) > 0
-    return SparseFit(
-        main_beta=main_b.reshape(m, d),
-        pairs=joint.groups.pairs[keep2],
-        pair_beta=pair_b[keep2],
-        cov_beta=cov_b,
-        intercept=rel.solution.intercept,
-        trace=[asdict(t) for t in trace],
-        triples=joint.groups.triples[keep3],
-        triple_beta=trip_b[keep3],
-    )
-
-
 def fit_sparse_sa(
     states_tr: torch.Tensor,
     y_tr: torch.Tensor,
@@ -376,6 +202,7 @@ def fit_sparse_sa(
     loss: str,
     cfg: SparseFitConfig,
     log: Log = print,
+    stages: SparseStages | None = None,
 ) -> SparseFit:
     """Fit the invariant by the four stages of the module docstring.
 
@@ -385,6 +212,11 @@ def fit_sparse_sa(
         y_tr, y_va: shape (n,) standardised trait (mse) or 0/1 (logistic); any trait vector
             (e.g. a linearised one) can be fit. Their dtype is the compute dtype.
         cov_tr, cov_va: shape (n, c) standardised covariates.
+        stages: the choices of an earlier fit of the same data (its ``SparseFit.stages``):
+            only the refit on training + validation samples is done (when the config asks
+            for it), with the result the full fit would give.
+    Returns:
+        the fit; its ``stages`` hold the choices (hold-out selection only).
     """
     table = torch.as_tensor(contrasts.locus, dtype=y_tr.dtype, device=y_tr.device)
     pb = Problem(states_tr, y_tr, cov_tr, states_va, y_va, cov_va, table, contrasts.n_active, loss)
@@ -392,9 +224,13 @@ def fit_sparse_sa(
         from genoattn.sparse.cv import fit_cv  # cv.py builds on the stages of this module
 
         return fit_cv(pb, cfg, log)
-    trace: list[TraceRow] = []
-    main = fit_main(pb, cfg, trace, log)
-    cand = screen(pb, main, cfg, log)
-    joint = fit_joint(pb, main, cand, cfg, trace, log)
-    rel = relax(pb, main, joint, cfg, trace, log)
-    return _assemble(joint, rel, pb, trace)
+    if stages is None:
+        trace: list[TraceRow] = []
+        main = fit_main(pb, cfg, trace, log)
+        cand = screen(pb, main, cfg, log)
+        joint = fit_joint(pb, main, cand, cfg, trace, log)
+        stages = SparseStages(main, joint, relax(pb, main, joint, cfg, trace, log), trace)
+    rel = refit_both(pb, stages, cfg, log) if cfg.refit_with_validation else stages.rel
+    fit = assemble(stages.joint, rel, pb, stages.trace)
+    fit.stages = stages
+    return fit

@@ -13,7 +13,12 @@ import torch
 
 from genoattn.config import SparseFitConfig
 from genoattn.sparse.gram import GramDesign
-from genoattn.sparse.group_lasso import GroupLassoResult, loss_value, solve_active_set
+from genoattn.sparse.group_lasso import (
+    GroupLassoResult,
+    group_norms,
+    loss_value,
+    solve_active_set,
+)
 from genoattn.sparse.operator import Operator, StatesOperator
 
 #: A design whose Gram matrix is at most this wide is solved through it (mse, n >> p).
@@ -67,6 +72,17 @@ class TraceRow:
     val_se: float = float("nan")
     tuple: str = ""
     sel_freq: float = float("nan")
+
+    @staticmethod
+    def of(stage: str, p: PathPoint, blocks, gamma: float = 1.0) -> TraceRow:
+        """The row of one solve, with its numbers of non-zero main-effect and tuple groups."""
+        nz = group_norms(p.solution.beta, blocks) > 0
+        c, m = blocks[0][0], blocks[1][0]
+        n_main, n_tuple = int(nz[c : c + m].sum()), int(nz[c + m :].sum())
+        s = p.solution
+        return TraceRow(
+            stage, p.lam, gamma, p.val_loss, n_main, n_tuple, s.n_iter, s.converged, p.val_se
+        )
 
 
 def lambda_grid(lmax: float, cfg: SparseFitConfig) -> list[float]:

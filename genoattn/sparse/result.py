@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from genoattn.sparse.records import SparseStages
 
 
 @dataclass
@@ -21,6 +25,8 @@ class SparseFit:
     pair_sel_freq: (k,) fraction of CV folds whose fit selects each kept pair (``selection:
         cv``); None when the penalties were chosen on one validation split.
     triple_sel_freq: (k3,) the same for the kept triples.
+    stages: the choices of the fit (``records.SparseStages``), from which a deferred refit on
+        training + validation samples is made without solving the path again; None after CV.
     """
 
     main_beta: np.ndarray
@@ -33,3 +39,4 @@ class SparseFit:
     triple_beta: np.ndarray
     pair_sel_freq: np.ndarray | None = None
     triple_sel_freq: np.ndarray | None = None
+    stages: SparseStages | None = None

@@ -258,8 +258,8 @@ def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log) -> FitOut
         acc = cfg.train.accelerator
         if fitted.rounds is not None:
             out = finish_link(prep, winner, acc, log, fitted.rounds, refit=True)
-        else:
-            out = fit_sparse(prep, winner, acc, log)
+        else:  # only the refit: the path's choices are those of the candidate's fit
+            out = fit_sparse(prep, winner, acc, log, stages=out.stages)
         record[name].update(score(out.predictor, prep))
     for f in dataclasses.fields(ModelConfig):
         setattr(m, f.name, getattr(winner, f.name))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from genoattn.system.predictor import CohortPredictor
+
+if TYPE_CHECKING:
+    from genoattn.sparse.records import SparseStages
 
 #: how a run's genetic model is rebuilt on load: from its block counts, or from the config
 BLOCK, MODULE = "block", "module"
@@ -40,6 +44,9 @@ class FitOutcome:
         main_effects: sgd route: main-effect tokens of the predictor.
         link_round, link_val_loss: sparse route with a global-epistasis link: the chosen round.
         auto: ``fit: auto`` only: the choice among candidates.
+        stages: sparse route: the choices of the fit (``sparse.records.SparseStages``), from
+            which a deferred refit on training + validation samples is made without solving
+            the path again (``system/choose.py``).
     """
 
     predictor: CohortPredictor
@@ -52,6 +59,7 @@ class FitOutcome:
     link_round: int | None = None
     link_val_loss: float | None = None
     auto: AutoChoice | None = None
+    stages: SparseStages | None = None
 
     def run_fields(self) -> dict:
         """The model-form fields of run.json (same keys as format genoattn-run-1 has always had)."""

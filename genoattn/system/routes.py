@@ -26,6 +26,7 @@ from genoattn.data.standardise import standardisation
 from genoattn.models.block_sa import BlockSALin
 from genoattn.sparse.contrasts import fit_contrasts
 from genoattn.sparse.fit import SparseFit, fit_sparse_sa
+from genoattn.sparse.records import SparseStages
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
 from genoattn.system.metrics import metrics
 from genoattn.system.outcome import BLOCK, FitOutcome
@@ -124,8 +125,17 @@ def block_model(fit: SparseFit, contrasts_table: np.ndarray, vocab: Vocab) -> Bl
     )
 
 
-def fit_sparse(prep: FitInputs, mcfg: ModelConfig, accelerator: str, log: Log) -> FitOutcome:
-    """The hierarchical group-lasso route (its genetic model is a :class:`BlockSALin`)."""
+def fit_sparse(
+    prep: FitInputs,
+    mcfg: ModelConfig,
+    accelerator: str,
+    log: Log,
+    stages: SparseStages | None = None,
+) -> FitOutcome:
+    """The hierarchical group-lasso route (its genetic model is a :class:`BlockSALin`).
+
+    ``stages``: the ``FitOutcome.stages`` of an earlier fit of the same inputs without its
+    refit: only that refit is done (see :func:`genoattn.sparse.fit.fit_sparse_sa`)."""
     ds, split = prep.ds, prep.split
     dev = device_of(accelerator)
     tr, va = split["train"], split["val"]
@@ -150,6 +160,7 @@ def fit_sparse(prep: FitInputs, mcfg: ModelConfig, accelerator: str, log: Log) -
         loss,
         scfg,
         log,
+        stages,
     )
     genetic = block_model(sol, contrasts.table.astype(np.float64), prep.vocab)
     pred = prep.predictor(genetic)
@@ -158,7 +169,9 @@ def fit_sparse(prep: FitInputs, mcfg: ModelConfig, accelerator: str, log: Log) -
         pred.bias.fill_(sol.intercept)
     selection = pl.DataFrame(sol.trace)
     history = selection.with_row_index("step").select("step", pl.col("stage"), pl.col("val_loss"))
-    return FitOutcome(pred, history, selection, BLOCK, len(sol.pairs), len(sol.triples))
+    out = FitOutcome(pred, history, selection, BLOCK, len(sol.pairs), len(sol.triples))
+    out.stages = sol.stages
+    return out
 
 
 # --- ridge route (random-feature attention) ------------------------------------------------
