@@ -193,3 +193,67 @@ def test_gram_design__solve_equals_dense_active_set():
     assert int((via_gram.beta != 0).sum()) > 0
     np.testing.assert_allclose(via_gram.beta.numpy(), dense.beta.numpy(), atol=1e-6)
     assert abs(via_gram.intercept - dense.intercept) < 1e-6
+
+
+@pytest.mark.parametrize("kind", ["snp", "sequence"])
+def test_operator__col_sq_and_sparse_beta_matvec_match_naive_design(kind):
+    """Column sums of squares (the KKT bound's Frobenius norms) and X @ beta of a beta with
+    few non-zero groups (read through those groups only) against the naive dense design."""
+    st, con, z, cov, table = _setup(kind)
+    l = st.shape[1]
+    rng = np.random.default_rng(5)
+    pairs = [[a, b] for a in range(l) for b in range(a + 1, l)][:30]
+    groups = all_groups(2, l, pairs, [[0, 2, 3]] if kind == "snp" else None)
+    for sparse in (None, False):
+        op = StatesOperator(torch.as_tensor(st), table, torch.as_tensor(cov), groups, sparse=sparse)
+        x = _dense(z, cov, groups)
+        np.testing.assert_allclose(op.col_sq().numpy(), (x * x).sum(0), rtol=1e-10, atol=1e-10)
+        beta = np.zeros(x.shape[1])
+        beta[0] = 0.3  # a covariate, a main effect, one pair: 3 of > 40 groups
+        beta[2 : 2 + con.d] = rng.standard_normal(con.d)
+        start = 2 + l * con.d + 4 * con.d**2
+        beta[start : start + con.d**2] = rng.standard_normal(con.d**2)
+        got = op.matvec(torch.as_tensor(beta)).numpy()
+        np.testing.assert_allclose(got, x @ beta, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("loss", ["mse", "logistic"])
+def test_kkt_violations__certified_check_equals_the_full_check(loss):
+    """Along a warm-started path the bounded check (few columns recomputed) finds exactly the
+    groups the full check finds, for residuals near and far from the last full pass."""
+    from genoattn.sparse import group_lasso as gl
+
+    st, con, z, cov, table = _setup("snp")
+    l = st.shape[1]
+    pairs = [[a, b] for a in range(l) for b in range(a + 1, l)]
+    groups = all_groups(2, l, pairs)
+    op = StatesOperator(torch.as_tensor(st), table, torch.as_tensor(cov), groups)
+    x = torch.as_tensor(_dense(z, cov, groups))
+    rng = np.random.default_rng(7)
+    g = 2 + l + len(pairs)
+    work = torch.zeros(g, dtype=torch.bool)
+    work[:2] = True
+    r0 = torch.as_tensor(rng.standard_normal(len(st))) / len(st)
+    full = gl.group_norms(x.T @ r0, op.blocks)
+    limit = torch.quantile(full, 0.9) * torch.ones(g, dtype=torch.float64)  # 5 violate at r0
+    per_step: list[list[int]] = []  # columns read by each check's products
+    orig = StatesOperator.rmatvec
+
+    def counted(self, r):
+        per_step[-1].append(self.shape[1])
+        return orig(self, r)
+
+    StatesOperator.rmatvec = counted
+    try:
+        for step, scale in enumerate([0.0, 1e-4, 1e-3, 1e-2, 1.0]):
+            r = r0 + scale * torch.as_tensor(rng.standard_normal(len(st))) / len(st)
+            want = (gl.group_norms(x.T @ r, op.blocks) > limit) & ~work
+            per_step.append([])
+            got = gl.kkt_violations(op, r, limit, work)
+            assert torch.equal(got, want), (step, scale)
+    finally:
+        StatesOperator.rmatvec = orig
+    p = op.shape[1]
+    assert per_step[0] == [p, p]  # a full pass, and the column norms of the bound
+    assert all(sum(cols) < p / 2 for cols in per_step[1:3])  # small drifts: few groups re-read
+    assert per_step[-1] == [p]  # a large drift falls back to a full pass (norms kept)

@@ -61,6 +61,10 @@ class DenseOperator:
     def rmatvec(self, r: torch.Tensor) -> torch.Tensor:
         return self.x.T @ r
 
+    def col_sq(self) -> torch.Tensor:
+        """shape (p,): the sum of squares of every column."""
+        return (self.x * self.x).sum(0)
+
     def select(self, keep: torch.Tensor) -> DenseOperator:
         """The columns of the groups in ``keep`` (g,) bool."""
         cols = keep[block_group_index(self.blocks, keep.device)]
@@ -225,7 +229,12 @@ class StatesOperator:
 
     # -- the operator --------------------------------------------------------------------
     def matvec(self, beta: torch.Tensor) -> torch.Tensor:
-        """shape (n,): X @ beta, beta shape (p,)."""
+        """shape (n,): X @ beta, beta shape (p,). When at most a quarter of the groups have
+        non-zero coefficients (a path's solutions, validation losses) only those are read."""
+        parts = zip(self._split(beta), self.blocks, strict=True)
+        nz = torch.cat([(b.reshape(cnt, w) != 0).any(1) for b, (cnt, w) in parts])
+        if 4 * int(nz.sum()) <= nz.numel() and nz.numel() > 64:
+            return self.select(nz).matvec(beta[nz[block_group_index(self.blocks, nz.device)]])
         b_cov, *coefs = self._split(beta)
         out = self.cov[:, self._cov] @ b_cov
         if self.nonref is not None:
@@ -268,6 +277,18 @@ class StatesOperator:
         q = torch.einsum("ptv,pstw->psvw", tr[1], q)
         out.append(torch.einsum("psu,psvw->puvw", tr[0], q))
         return torch.cat([o.reshape(-1) for o in out])
+
+    def col_sq(self) -> torch.Tensor:
+        """shape (p,): the sum of squares of every column: X^T 1 of the design whose contrast
+        rows and covariates are squared element-wise (an entry of a tuple column is a product
+        of contrast entries, so its square is the product of their squares). Kept per operator.
+        """
+        if "_col_sq" not in self.__dict__:
+            sq = StatesOperator(
+                self.states, self.table**2, self.cov**2, self.groups, None, 0, sparse=False
+            )
+            self._col_sq = sq.rmatvec(self.table.new_ones(self.shape[0]))
+        return self._col_sq
 
     def dense_bytes(self) -> int:
         n, p = self.shape
