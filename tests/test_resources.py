@@ -74,6 +74,10 @@ def test_fit_cli__records_resources_and_the_split_fractions(tmp_path, capsys):
     info = json.loads((out / "run.json").read_text())
     stages = info["resources"]["stages_s"]
     assert {"load", "prepare", "baseline", "fit", "score", "save"} <= set(stages)
+    # the default fit of a cohort is the sparse route: its stages, within "fit"
+    inner = {"fit.main_effects", "fit.screening", "fit.pairs", "fit.relax", "fit.refit"}
+    assert inner <= set(stages), stages
+    assert sum(stages[k] for k in inner) <= stages["fit"]
     assert info["resources"]["peak_rss_mb"] > 0
     split = pl.read_csv(out / "split.tsv", separator="\t")["split"].value_counts()
     counts = dict(zip(split["split"], split["count"], strict=True))

@@ -26,6 +26,7 @@ function per stage, each returning a small record:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -224,13 +225,31 @@ def fit_sparse_sa(
         from genoattn.sparse.cv import fit_cv  # cv.py builds on the stages of this module
 
         return fit_cv(pb, cfg, log)
+    clock = StageClock()
     if stages is None:
         trace: list[TraceRow] = []
-        main = fit_main(pb, cfg, trace, log)
-        cand = screen(pb, main, cfg, log)
-        joint = fit_joint(pb, main, cand, cfg, trace, log)
-        stages = SparseStages(main, joint, relax(pb, main, joint, cfg, trace, log), trace)
-    rel = refit_both(pb, stages, cfg, log) if cfg.refit_with_validation else stages.rel
+        main = clock.run("main_effects", fit_main, pb, cfg, trace, log)
+        cand = clock.run("screening", screen, pb, main, cfg, log)
+        joint = clock.run("pairs", fit_joint, pb, main, cand, cfg, trace, log)
+        rel = clock.run("relax", relax, pb, main, joint, cfg, trace, log)
+        stages = SparseStages(main, joint, rel, trace)
+    rel = stages.rel
+    if cfg.refit_with_validation:
+        rel = clock.run("refit", refit_both, pb, stages, cfg, log)
     fit = assemble(stages.joint, rel, pb, stages.trace)
-    fit.stages = stages
+    fit.stages, fit.seconds = stages, clock.seconds
     return fit
+
+
+class StageClock:
+    """Wall seconds of each stage of one fit (``SparseFit.seconds``, then run.json)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def run(self, name: str, stage: Callable, *args):
+        t = time.perf_counter()
+        try:
+            return stage(*args)
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t

@@ -259,7 +259,8 @@ def fit_auto(prep, cfg: FitConfig, work: Path, resume: bool, log: Log) -> FitOut
         if fitted.rounds is not None:
             out = finish_link(prep, winner, acc, log, fitted.rounds, refit=True)
         else:  # only the refit: the path's choices are those of the candidate's fit
-            out = fit_sparse(prep, winner, acc, log, stages=out.stages)
+            out = fit_sparse(prep, winner, acc, log, stages=fitted.out.stages)
+            out.seconds = {**fitted.out.seconds, **out.seconds}
         record[name].update(score(out.predictor, prep))
     for f in dataclasses.fields(ModelConfig):
         setattr(m, f.name, getattr(winner, f.name))

@@ -47,6 +47,7 @@ class FitOutcome:
         stages: sparse route: the choices of the fit (``sparse.records.SparseStages``), from
             which a deferred refit on training + validation samples is made without solving
             the path again (``system/choose.py``).
+        seconds: sparse route: wall seconds of the fit's stages (run.json: ``fit.<stage>``).
     """
 
     predictor: CohortPredictor
@@ -60,6 +61,7 @@ class FitOutcome:
     link_val_loss: float | None = None
     auto: AutoChoice | None = None
     stages: SparseStages | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def run_fields(self) -> dict:
         """The model-form fields of run.json (same keys as format genoattn-run-1 has always had)."""

@@ -170,7 +170,7 @@ def fit_sparse(
     selection = pl.DataFrame(sol.trace)
     history = selection.with_row_index("step").select("step", pl.col("stage"), pl.col("val_loss"))
     out = FitOutcome(pred, history, selection, BLOCK, len(sol.pairs), len(sol.triples))
-    out.stages = sol.stages
+    out.stages, out.seconds = sol.stages, sol.seconds
     return out
 
 
