@@ -39,6 +39,12 @@ def test_resources__stages_add_up_and_peak_rss_is_the_high_water_mark():
     report = res.report()
     assert report["stages_s"]["a"] >= 0.02
     assert report["wall_s"] >= report["stages_s"]["a"]
+    assert report["stages_cpu_s"]["a"] < 0.02  # sleeping costs no CPU
+    with res.stage("b"):
+        t = time.process_time()
+        while time.process_time() - t < 0.05:  # busy: CPU time counted to the stage
+            pass
+    assert res.report()["stages_cpu_s"]["b"] >= 0.05
     # the high-water mark covers the 64 MiB just touched (the kernel's counters may lag by a
     # few MiB) and never falls below an earlier peak (in a long session it can be far above)
     # (the report rounds to 0.1 MiB)
@@ -78,6 +84,9 @@ def test_fit_cli__records_resources_and_the_split_fractions(tmp_path, capsys):
     inner = {"fit.main_effects", "fit.screening", "fit.pairs", "fit.relax", "fit.refit"}
     assert inner <= set(stages), stages
     assert sum(stages[k] for k in inner) <= stages["fit"]
+    cpu = info["resources"]["stages_cpu_s"]
+    assert set(cpu) == set(stages) and all(v >= 0 for v in cpu.values())
+    assert cpu["fit"] > 0
     assert info["resources"]["peak_rss_mb"] > 0
     split = pl.read_csv(out / "split.tsv", separator="\t")["split"].value_counts()
     counts = dict(zip(split["split"], split["count"], strict=True))

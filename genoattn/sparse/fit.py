@@ -242,14 +242,15 @@ def fit_sparse_sa(
 
 
 class StageClock:
-    """Wall seconds of each stage of one fit (``SparseFit.seconds``, then run.json)."""
+    """(wall, process CPU) seconds of each stage of one fit (``SparseFit.seconds``, run.json)."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.seconds: dict[str, tuple[float, float]] = {}
 
     def run(self, name: str, stage: Callable, *args):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             return stage(*args)
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+            w0, c0 = self.seconds.get(name, (0.0, 0.0))
+            self.seconds[name] = (w0 + time.perf_counter() - t, c0 + time.process_time() - c)

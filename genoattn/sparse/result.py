@@ -27,7 +27,8 @@ class SparseFit:
     triple_sel_freq: (k3,) the same for the kept triples.
     stages: the choices of the fit (``records.SparseStages``), from which a deferred refit on
         training + validation samples is made without solving the path again; None after CV.
-    seconds: wall seconds of each stage (main_effects, screening, pairs, relax, refit).
+    seconds: (wall, process CPU) seconds of each stage (main_effects, screening, pairs, relax,
+        refit).
     """
 
     main_beta: np.ndarray
@@ -41,4 +42,4 @@ class SparseFit:
     pair_sel_freq: np.ndarray | None = None
     triple_sel_freq: np.ndarray | None = None
     stages: SparseStages | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, tuple[float, float]] = field(default_factory=dict)

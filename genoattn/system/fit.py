@@ -165,8 +165,8 @@ def fit(
     if not rank0:
         return None
     seconds = time.perf_counter() - t0
-    for name, sec in out.seconds.items():  # the sparse route's stages, inside "fit"
-        res.stages[f"fit.{name}"] = sec
+    for name, (wall, cpu) in out.seconds.items():  # the sparse route's stages, inside "fit"
+        res.add(f"fit.{name}", wall, cpu)
     with res.stage("score"):
         add_scores = score(add_pred, prep) if want_additive else None
         auto = out.auto.to_json() if out.auto else None

@@ -47,7 +47,8 @@ class FitOutcome:
         stages: sparse route: the choices of the fit (``sparse.records.SparseStages``), from
             which a deferred refit on training + validation samples is made without solving
             the path again (``system/choose.py``).
-        seconds: sparse route: wall seconds of the fit's stages (run.json: ``fit.<stage>``).
+        seconds: sparse route: (wall, CPU) seconds of the fit's stages (run.json:
+            ``fit.<stage>``).
     """
 
     predictor: CohortPredictor
@@ -61,7 +62,7 @@ class FitOutcome:
     link_val_loss: float | None = None
     auto: AutoChoice | None = None
     stages: SparseStages | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def run_fields(self) -> dict:
         """The model-form fields of run.json (same keys as format genoattn-run-1 has always had)."""

@@ -3,7 +3,7 @@
     res = Resources()
     with res.stage("load"):
         ...
-    res.report()  # {"wall_s": ..., "stages_s": {"load": ...}, "peak_rss_mb": ..., ...}
+    res.report()  # {"wall_s": ..., "stages_s": {"load": ...}, "stages_cpu_s": ..., ...}
 
 Peak RSS is the process's high-water mark (``VmHWM`` in /proc/self/status on Linux, else
 ``getrusage`` ru_maxrss); it covers the whole process, so it includes everything before the first
@@ -44,19 +44,26 @@ def peak_gpu_bytes() -> int | None:
 
 
 class Resources:
-    """Wall time of named stages (a stage entered twice adds up) and the process's peaks."""
+    """Wall and CPU time of named stages (a stage entered twice adds up) and the process's
+    peaks. CPU time is the process's (every thread), the steadier figure on a shared machine."""
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
         self.stages: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
-            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t
+            self.add(name, time.perf_counter() - t, time.process_time() - c)
+
+    def add(self, name: str, wall: float, cpu: float) -> None:
+        """Count ``wall`` / ``cpu`` seconds to stage ``name`` (e.g. measured inside a route)."""
+        self.stages[name] = self.stages.get(name, 0.0) + wall
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu
 
     def wall(self) -> float:
         return time.perf_counter() - self.t0
@@ -67,6 +74,7 @@ class Resources:
         return {
             "wall_s": round(self.wall(), 3),
             "stages_s": {k: round(v, 3) for k, v in self.stages.items()},
+            "stages_cpu_s": {k: round(v, 3) for k, v in self.cpu.items()},
             "peak_rss_mb": round(peak_rss_bytes() / MB, 1),
             "peak_gpu_mb": None if gpu is None else round(gpu / MB, 1),
         }
