@@ -9,6 +9,7 @@
     python benchmarks/bench_scale.py sim --cells 5000x10000,10000x10000,10000x20000 [--seeds 1]
             [--compare-src DIR]   # also run the same fit with the package at DIR (e.g. the
                                   # pre-operator code) and record its figures beside
+    python benchmarks/bench_scale.py growth --work DIR   # per-doubling CPU growth by stage
     python benchmarks/bench_scale.py plot
 
 Without ``--wheel`` the wheel is fetched with ``pip download --no-deps mavenn==1.1.4`` into the
@@ -242,9 +243,79 @@ def run_gpu(args) -> None:
     torch.cuda.synchronize()
     out["fit_s"] = time.perf_counter() - t0
     out["fit_pairs"] = len(sol.pairs)
+    out |= scan_rate(sim, "cuda")
     out["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 2**30
     print(json.dumps(out))
     merge("gpu", out)
+
+
+#: Published record of a 2-way scan on one GPU (case-control, binarised genotypes, no
+#: covariates; tensor cores), in pair x samples per second (issue 8).
+RECORD_PAIR_SAMPLES_PER_S = 6.5e13
+
+
+def scan_rate(sim, device: str) -> dict:
+    """The whole 1-df product scan (``run_scan``: every pair, with the simulation's covariates)
+    of a simulated cohort on ``device``: seconds and pair x samples per second, second of two
+    runs (the first warms up kernels), against the published tensor-core record."""
+    import time
+
+    import torch
+
+    from genoattn.data.align import align
+    from genoattn.interpret.scan.engine import run_scan
+
+    ds = align(sim.cohort, sim.trait, "g", "p")[0]
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    for _ in range(2):
+        sync()
+        t0 = time.perf_counter()
+        run_scan(ds, "product", top=1000, device=device, log=lambda *a: None)
+        sync()
+        sec = time.perf_counter() - t0
+    l, n = ds.cohort.n_loci, ds.cohort.n_samples
+    rate = l * (l - 1) / 2 * n / sec
+    return {"scan_product_s": sec, "scan_covariates": int(ds.covariates.shape[1]),
+            "scan_pair_samples_per_s": rate,
+            "scan_ratio_to_record": rate / RECORD_PAIR_SAMPLES_PER_S}  # fmt: skip
+
+
+NON_SCREENING = ("load", "prepare", "baseline", "fit.main_effects", "fit.pairs", "fit.relax",
+                 "fit.refit", "score", "save")  # fmt: skip
+
+
+def growth(args) -> None:
+    """Per-doubling growth of the fit's CPU seconds, stage by stage (run.json of every cell's
+    run directory under --work): pair screening against everything else. Merged into
+    scale.json as ``sim_growth``; the cells' records gain their run.json stage times."""
+    data = json.loads(RESULTS.read_text())
+    cells = [c for c in data.get("sim", []) if c["code"] == "new" and c["fit"]["rc"] == 0]
+    runs = Path(args.work) / "sim"
+    for c in cells:
+        info = runs / f"run_{c['n']}x{c['L']}_s{c['seed']}_new" / "run.json"
+        if info.exists():
+            res = json.loads(info.read_text())["resources"]
+            c["stages_s"], c["stages_cpu_s"] = res["stages_s"], res.get("stages_cpu_s")
+    timed = {(c["n"], c["L"]): c for c in cells if c.get("stages_cpu_s")}
+
+    def parts(c: dict) -> dict:
+        cpu = c["stages_cpu_s"]
+        rest = sum(cpu.get(k, 0.0) for k in NON_SCREENING)
+        return {"screening": cpu.get("fit.screening", 0.0), "everything_else": rest,
+                "main_effects": cpu.get("fit.main_effects", 0.0),
+                "pairs": cpu.get("fit.pairs", 0.0), "whole_fit": c["fit"]["cpu_s"]}  # fmt: skip
+
+    steps = []
+    for (n, l), c in sorted(timed.items()):
+        for nxt, axis in (((2 * n, l), "n"), ((n, 2 * l), "L")):
+            if nxt in timed:
+                a, b = parts(c), parts(timed[nxt])
+                ratio = {k: round(b[k] / a[k], 2) if a[k] else None for k in a}
+                steps.append({"from": f"{n}x{l}", "to": f"{nxt[0]}x{nxt[1]}", "doubles": axis,
+                              "cpu_s_from": a, "cpu_s_to": b, "ratio": ratio})  # fmt: skip
+                print(f"{n}x{l} -> {nxt[0]}x{nxt[1]} ({axis} doubles): {ratio}")
+    merge("sim", data["sim"])
+    merge("sim_growth", steps)
 
 
 def plot(_args) -> None:
@@ -290,13 +361,15 @@ def main() -> None:
     s.add_argument("--seeds", type=int, default=1)
     s.add_argument("--compare-src", default=None)
     sub.add_parser("plot")
+    gr = sub.add_parser("growth")
     gp = sub.add_parser("gpu")
     gp.add_argument("--n", type=int, default=20000)
     gp.add_argument("--loci", type=int, default=5000)
-    for p in (g, s):
+    for p in (g, s, gr):
         p.add_argument("--work", default="/tmp/genoattn-bench-scale")
     args = ap.parse_args()
-    {"gb1": run_gb1, "sim": run_sim, "plot": plot, "gpu": run_gpu}[args.what](args)
+    run = {"gb1": run_gb1, "sim": run_sim, "plot": plot, "gpu": run_gpu, "growth": growth}
+    run[args.what](args)
 
 
 if __name__ == "__main__":

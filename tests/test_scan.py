@@ -196,3 +196,18 @@ def test_scan_product__equals_plink_epistasis(tmp_path):
         drift = 1e-5 * theirs[1] ** 2
         assert _same_to_4_digits(r["P"], theirs[2]) or abs(r["P"] / theirs[2] - 1) < drift
     assert (ours["idx_a"][0], ours["idx_b"][0]) == (4, 20)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("test", ["product", "genotype"])
+def test_scan__gpu_equals_cpu(test):
+    """The pair scan on a CUDA device (int8 products there too) gives the CPU's table."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    ds = make_dataset(n=400, l=40, c=2, missing=0.03, seed=21, planted=(3, 17))
+    a = scan(ds, test, top=None, block=16, device="cpu")
+    b = scan(ds, test, top=None, block=16, device="cuda")
+    assert a.select("idx_a", "idx_b", "n").to_dicts() == b.select("idx_a", "idx_b", "n").to_dicts()
+    np.testing.assert_allclose(b["P"].to_numpy(), a["P"].to_numpy(), rtol=1e-6)
