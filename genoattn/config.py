@@ -357,6 +357,7 @@ class ExportConfig:
     test: str = "genotype"
     block: int = 1024
     condition: str = "cis"  # local main effects in the held-out test: none|selected|all|cis
+    screened: bool = True  # sparse fits: rows beyond the model's pairs (interpret/screened.py)
 
     def __post_init__(self):
         _check(self.order in (2, 3), "export.order", "2 or 3", self.order)

@@ -137,8 +137,18 @@ def test_tables__export_and_allele_tables(cohort, capsys, tmp_path):
         "UNIT",
         "NOTE",
     ]
-    assert t.columns == ["RANK", *LOCUS, "SCORE", "N_TAGGED", "TAGGED", *stats]
+    assert t.columns == [
+        "RANK",
+        *LOCUS,
+        "SCORE",
+        "IN_MODEL",
+        "SCREEN",
+        "N_TAGGED",
+        "TAGGED",
+        *stats,
+    ]
     assert t["SEL_FREQ"].null_count() == t.height  # one validation split: no stability record
+    assert t.schema["IN_MODEL"] == pl.Boolean and t["SCREEN"].null_count() == 0  # sparse run
     _check_text(out, {"RANK", "N", "DF1", "DF2", "N_TAGGED"}, {"SCORE", "PARTIAL_R2", "STAT", "P"})
     np.testing.assert_allclose(t["P_BONF"], np.minimum(1, t["P"] * t.height), rtol=1e-5)
     assert set(t["UNIT"]) == {"trait"} and set(t["TEST"]) == {"genotype"}
