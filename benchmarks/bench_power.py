@@ -4,10 +4,11 @@ the confirmation rate of phantom pairs made by untyped haplotype effects.
 Power grid: n x variance per pair x seeds cohorts of ``--loci`` SNPs on 2 chromosomes with four
 planted pairs (product, dominance and pure across chromosomes, one cis product pair within 20
 loci) and 10 additive loci (10 % of the variance). Per cohort: clumped recall@10 of genoattn's
-sparse fit (export top 10), of the exhaustive 4-df scan (``genoattn scan --test genotype``) and
-of PLINK 1.9 ``--epistasis``; the fit's held-out R^2 over the oracle's (the planted model on the
-same test samples); how many planted pairs the export confirms (held-out P below 0.05 / rows)
-without and with conditioning on local main effects.
+sparse fit (export top 10: the model's pairs, then the pairs screened on the fit's samples; and
+of the model's pairs alone, ``--model-only``), of the exhaustive 4-df scan (``genoattn scan
+--test genotype``) and of PLINK 1.9 ``--epistasis``; the fit's held-out R^2 over the oracle's
+(the planted model on the same test samples); how many planted pairs the export confirms
+(held-out P below 0.05 / rows) without and with conditioning on local main effects.
 
 Phantom replicates: cohorts with no interaction at all, one untyped haplotype effect (a causal
 allele on the background of two typed SNPs within 20 loci, r^2 < 0.2, absent from the cohort)
@@ -106,6 +107,7 @@ def power_cell(n: int, v: float, seed: int, loci: int, selections: list[str], tm
         out[sel] = {**info, "oracle_r2": oracle, "ratio": info["test_r2"] / oracle,
                     "recall": float(np.mean(hits)), "hits": hits,
                     "recall_model_only": float(np.mean(model)),
+                    "confirmed_model_only": sum(confirmed(exps["model_only"], planted, r2)[0]),
                     "confirmed": {c: sum(h) for c, h in per.items()},
                     "confirmed_hits": per}  # fmt: skip
     t0 = time.perf_counter()
@@ -170,6 +172,7 @@ def summarise(cells: list[dict], phantom: list[dict], selections: list[str]) -> 
         for sel in selections:
             s[f"{sel}_recall"] = _mean(rows, sel, "recall")
             s[f"{sel}_recall_model_only"] = _mean(rows, sel, "recall_model_only")
+            s[f"{sel}_confirmed_model_only_none"] = _mean(rows, sel, "confirmed_model_only") / 4
             s[f"{sel}_ratio"] = _mean(rows, sel, "ratio")
             s[f"{sel}_fit_s"] = _mean(rows, sel, "fit_s")
             for c in CONDITIONS:

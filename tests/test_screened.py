@@ -22,6 +22,7 @@ from genoattn.contract import states_to_tokens, token_offsets
 from genoattn.interpret.clump import ld_r2
 from genoattn.interpret.columns import export_columns
 from genoattn.interpret.export import export, split_rows
+from genoattn.interpret.outputs import heatmap_panels
 from genoattn.simulate import SimConfig, simulate
 from genoattn.sparse.contrasts import fit_contrasts
 from genoattn.system.fit import fit
@@ -84,6 +85,8 @@ def test_screened__lists_planted_pairs_the_model_dropped(cohort):
     assert (np.diff(rest) <= 1e-12).all()  # then by the screen, best first
     assert (t["SCORE"].to_numpy()[n_model:] == 0).all()  # no effect in the model
     assert t["P"].null_count() == 0  # every row keeps its held-out test
+    # figures draw effect tables of the model's rows only (screened rows have none)
+    assert len(heatmap_panels(ex, t, run, ds)) == min(9, n_model)
 
 
 def test_screened__statistic_is_the_naive_score_on_the_fit_samples_residual(cohort):
