@@ -189,6 +189,7 @@ class SparseFitConfig:
     min_state_count: int = 3
     select_se: float = 0.0
     refit_with_validation: bool = True
+    polish: bool = True  # then mr.ash on the dosages, quantitative genotype traits (polish.py)
     work_budget_mb: float = 256.0
     selection: str = "holdout"
     cv_folds: int = 5
