@@ -107,7 +107,7 @@ def test_screened__statistic_is_the_naive_score_on_the_fit_samples_residual(coho
         else:
             r = resid
         want = _naive_score(run, ds, learn, a, b, r) / var
-        assert t["screen"][i] == pytest.approx(want, rel=1e-6), (i, a, b)
+        assert t["screen"][i] == pytest.approx(want, rel=1e-4), (i, a, b)  # float32 screen
 
 
 def test_screened__never_reads_the_test_samples(cohort):
@@ -119,5 +119,5 @@ def test_screened__never_reads_the_test_samples(cohort):
     ex2 = export(run, dataclasses.replace(ds, y=y), ExportConfig(top=10, condition="none"),
                  log=QUIET)  # fmt: skip
     np.testing.assert_array_equal(ex.pairs, ex2.pairs)
-    np.testing.assert_allclose(ex.table["screen"], ex2.table["screen"], rtol=1e-12)
+    np.testing.assert_array_equal(ex.table["screen"], ex2.table["screen"])
     assert not np.allclose(ex.table["heldout_p"], ex2.table["heldout_p"])  # the test did change

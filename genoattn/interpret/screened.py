@@ -62,7 +62,7 @@ def _fitted(run: Run, ds: Dataset, rows: np.ndarray) -> _Fitted:
     n_states = run.loci["n_states"].to_numpy()
     min_count = run.cfg.model.sparse.min_state_count
     ctr = fit_contrasts(states, n_states, min_count)
-    table = torch.as_tensor(ctr.locus, dtype=torch.float64)
+    table = torch.as_tensor(ctr.locus, dtype=torch.float32)  # the fit's compute dtype
     offsets = token_offsets(n_states)
     cov = torch.as_tensor(ds.covariates[rows], dtype=torch.float32)
     pred = predict_batched(run.predictor, lambda sl: states_to_tokens(states[sl], offsets), cov)
@@ -71,7 +71,8 @@ def _fitted(run: Run, ds: Dataset, rows: np.ndarray) -> _Fitted:
     src = StateContrasts(torch.as_tensor(states), table)
     p = torch.as_tensor(pred, dtype=torch.float64)
     slope = p * (1 - p) if run.predictor.binary else torch.full_like(p, float(run.predictor.y_std))
-    return _Fitted(src, torch.as_tensor(resid - resid.mean()), ctr.n_active, tokens, slope)
+    resid = torch.as_tensor(resid - resid.mean(), dtype=torch.float32)
+    return _Fitted(src, resid, ctr.n_active, tokens, slope.float())
 
 
 def pair_score(fitted: _Fitted, a: int, b: int, resid: torch.Tensor) -> float:
@@ -95,7 +96,7 @@ def _own_contribution(run: Run, fitted: _Fitted, k: int) -> torch.Tensor:
     a, b = g.pairs[k].tolist()
     st = g.token_state[fitted.tokens[:, [a, b]]]  # (n, 2)
     ok = (st >= 0).all(1)
-    f = g.tables[k][st[:, 0].clamp(min=0), st[:, 1].clamp(min=0)].double()
+    f = g.tables[k][st[:, 0].clamp(min=0), st[:, 1].clamp(min=0)].float()
     f = torch.where(ok, f, torch.zeros_like(f)) * fitted.slope
     return f - f.mean()
 
