@@ -118,6 +118,20 @@ def test_tables__scan_top_counts_rows_after_clumping(cohort, capsys):
     assert t.schema["N_TAGGED"] == pl.Int64
 
 
+def test_tables__export_model_only_drops_the_screened_rows(cohort, capsys, tmp_path):
+    base, _, _ = cohort
+    args = ["export", base / "run", "--top", "10", "--no-progress", "--condition", "none"]
+    _ok([*args, "--out", tmp_path / "all.tsv"], capsys)
+    _ok([*args, "--model-only", "--out", tmp_path / "model.tsv"], capsys)
+    full = pl.read_csv(tmp_path / "all.tsv", separator="\t", null_values="NA")
+    only = pl.read_csv(tmp_path / "model.tsv", separator="\t", null_values="NA")
+    assert "IN_MODEL" not in only.columns and "SCREEN" not in only.columns
+    n_model = int(full["IN_MODEL"].sum())
+    assert only.height == n_model <= full.height  # the model's rows, the same and in order
+    for c in ("ID_A", "ID_B", "SCORE", "P"):
+        assert only[c].to_list() == full[c].to_list()[:n_model], c
+
+
 def test_tables__export_and_allele_tables(cohort, capsys, tmp_path):
     base, _, _ = cohort
     out = tmp_path / "ep.tsv"
