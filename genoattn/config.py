@@ -189,6 +189,7 @@ class SparseFitConfig:
     min_state_count: int = 3
     select_se: float = 0.0
     refit_with_validation: bool = True
+    polish: bool = True  # then mr.ash on the dosages, quantitative genotype traits (polish.py)
     work_budget_mb: float = 256.0
     selection: str = "holdout"
     cv_folds: int = 5
@@ -357,6 +358,7 @@ class ExportConfig:
     test: str = "genotype"
     block: int = 1024
     condition: str = "cis"  # local main effects in the held-out test: none|selected|all|cis
+    screened: bool = True  # sparse fits: rows beyond the model's pairs (interpret/screened.py)
 
     def __post_init__(self):
         _check(self.order in (2, 3), "export.order", "2 or 3", self.order)

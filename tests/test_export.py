@@ -15,6 +15,7 @@ import pytest
 
 from genoattn.config import ExportConfig, FitConfig
 from genoattn.data.align import align
+from genoattn.interpret.conditioning import condition_sets
 from genoattn.interpret.confirm import confirm_pairs
 from genoattn.interpret.effects import state_frequencies
 from genoattn.interpret.export import export as export_pairs
@@ -49,8 +50,14 @@ def test_export__planted_pairs_in_clumped_top10(exported):
     for row in sim.truth.filter(order=2).iter_rows(named=True):
         assert tuple(sorted((row["locus_a"], row["locus_b"]))) in got, row["term"]
         assert tuple(sorted((row["id_a"], row["id_b"]))) in ids, row["term"]
+    # the model's pairs first, by the variance of their interaction; then the screened rows
+    # (interpret/screened.py), which have no effect in the model
+    model = exp.table["in_model"].to_numpy()
+    n_model = int(model.sum())
+    assert n_model >= 3 and model[:n_model].all()
     scores = exp.table["score"].to_numpy()
-    assert np.all(np.diff(scores) <= 0) and np.all(scores > 0)
+    assert np.all(np.diff(scores[:n_model]) <= 0) and np.all(scores[:n_model] > 0)
+    assert np.all(scores[n_model:] == 0)
     np.testing.assert_array_equal(exp.table["rank"].to_numpy(), np.arange(1, exp.table.height + 1))
     # the locus columns describe the pair's loci
     loci = ds.cohort.loci
@@ -90,7 +97,9 @@ def test_export__heldout_tests_use_test_rows_only(exported):
     test_rows = run.split["test"]
     assert len(test_rows) == 150
     np.testing.assert_array_equal(exp.table["heldout_n"].to_numpy(), len(test_rows))
-    direct = confirm_pairs(ds, exp.pairs, rows=test_rows, test="genotype")
+    # rows within --clump-kb of each other are conditioned on their local loci (the default cis)
+    cond = condition_sets("cis", ds.cohort, exp.pairs, 250.0, run.predictor.genetic)
+    direct = confirm_pairs(ds, exp.pairs, rows=test_rows, test="genotype", condition=cond)
     np.testing.assert_allclose(exp.table["heldout_p"].to_numpy(), direct["p"].to_numpy(), rtol=1e-8)
     everyone = confirm_pairs(ds, exp.pairs, test="genotype")
     assert not np.allclose(everyone["p"].to_numpy(), direct["p"].to_numpy())

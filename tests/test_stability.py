@@ -40,11 +40,15 @@ def test_export__sel_freq_beside_p_for_cv_runs(tmp_path):
     table = export_columns(exp.table, exp.test, binary=False)
     cols = table.columns
     assert cols.index("SEL_FREQ") == cols.index("P_BONF") + 1
-    freq = table["SEL_FREQ"].to_numpy()
+    # the model's pairs have a record; the screened rows after them (not kept) have none
+    n_model = int(table["IN_MODEL"].sum())
+    assert n_model >= 1 and table["IN_MODEL"][:n_model].all()
+    assert table["SEL_FREQ"][n_model:].null_count() == table.height - n_model
+    freq = table["SEL_FREQ"].to_numpy()[:n_model]
     assert np.all((freq >= 0) & (freq <= 1))
     # the record, pair by pair, is what the fit wrote
     want = {t: f for t, f in zip(stab["tuple"].to_list(), stab["sel_freq"].to_list(), strict=True)}
-    for (a, b), f in zip(exp.pairs.tolist(), freq, strict=True):
+    for (a, b), f in zip(exp.pairs[:n_model].tolist(), freq, strict=True):
         assert f == want[f"{min(a, b)}|{max(a, b)}"]
     planted = sim.truth.filter(order=2).select("locus_a", "locus_b").to_numpy()
     got = selection_frequency(run.path, planted).to_numpy()

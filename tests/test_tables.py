@@ -118,6 +118,20 @@ def test_tables__scan_top_counts_rows_after_clumping(cohort, capsys):
     assert t.schema["N_TAGGED"] == pl.Int64
 
 
+def test_tables__export_model_only_drops_the_screened_rows(cohort, capsys, tmp_path):
+    base, _, _ = cohort
+    args = ["export", base / "run", "--top", "10", "--no-progress", "--condition", "none"]
+    _ok([*args, "--out", tmp_path / "all.tsv"], capsys)
+    _ok([*args, "--model-only", "--out", tmp_path / "model.tsv"], capsys)
+    full = pl.read_csv(tmp_path / "all.tsv", separator="\t", null_values="NA")
+    only = pl.read_csv(tmp_path / "model.tsv", separator="\t", null_values="NA")
+    assert "IN_MODEL" not in only.columns and "SCREEN" not in only.columns
+    n_model = int(full["IN_MODEL"].sum())
+    assert only.height == n_model <= full.height  # the model's rows, the same and in order
+    for c in ("ID_A", "ID_B", "SCORE", "P"):
+        assert only[c].to_list() == full[c].to_list()[:n_model], c
+
+
 def test_tables__export_and_allele_tables(cohort, capsys, tmp_path):
     base, _, _ = cohort
     out = tmp_path / "ep.tsv"
@@ -137,8 +151,18 @@ def test_tables__export_and_allele_tables(cohort, capsys, tmp_path):
         "UNIT",
         "NOTE",
     ]
-    assert t.columns == ["RANK", *LOCUS, "SCORE", "N_TAGGED", "TAGGED", *stats]
+    assert t.columns == [
+        "RANK",
+        *LOCUS,
+        "SCORE",
+        "IN_MODEL",
+        "SCREEN",
+        "N_TAGGED",
+        "TAGGED",
+        *stats,
+    ]
     assert t["SEL_FREQ"].null_count() == t.height  # one validation split: no stability record
+    assert t.schema["IN_MODEL"] == pl.Boolean and t["SCREEN"].null_count() == 0  # sparse run
     _check_text(out, {"RANK", "N", "DF1", "DF2", "N_TAGGED"}, {"SCORE", "PARTIAL_R2", "STAT", "P"})
     np.testing.assert_allclose(t["P_BONF"], np.minimum(1, t["P"] * t.height), rtol=1e-5)
     assert set(t["UNIT"]) == {"trait"} and set(t["TEST"]) == {"genotype"}

@@ -54,6 +54,14 @@ def export(
             "default; every locus, for pairs within --clump-kb of each other only)."
         ),
     ] = "cis",
+    screened: Annotated[
+        bool,
+        typer.Option(
+            "--screened/--model-only",
+            help="Sparse fits: after the model's pairs, list the other pairs by the fit's "
+            "screen on its training + validation samples (IN_MODEL false).",
+        ),
+    ] = True,
     progress: o.Progress = True,
     cache_dir: o.CacheDir = None,
     vcf: o.MovedVcf = None,
@@ -73,7 +81,7 @@ def export(
     from genoattn.system.rundir import load_run
 
     cfg = ExportConfig(order=order, top=top, clump_r2=clump_r2, clump_kb=clump_kb, test=test.value,
-                       condition=condition)  # fmt: skip
+                       condition=condition, screened=screened)  # fmt: skip
     r = load_run(run)
     moved = dict(vcf=vcf, bfile=bfile, pfile=pfile, zarr=zarr, fasta=fasta, pheno=pheno)
     r.cfg.data = with_inputs(r.cfg.data, **moved, covar=covar, cache_dir=cache_dir)

@@ -111,6 +111,7 @@ def export_columns(table: pl.DataFrame, test: str, binary: bool) -> pl.DataFrame
     ren = {"rank": "RANK", "score": "SCORE", "n_tagged": "N_TAGGED", "tagged": "TAGGED"}
     ren |= {"heldout_n": "N", "heldout_se": "SE", "heldout_stat": "STAT", "heldout_p": "P"}
     ren |= {"heldout_df1": "DF1", "heldout_df2": "DF2", "heldout_note": "NOTE"}
+    ren |= {"in_model": "IN_MODEL", "screen": "SCREEN"}  # screened.py (sparse fits)
     ren["heldout_sel_freq"] = "SEL_FREQ"  # stability.py: share of CV folds selecting the row
     ren["heldout_effect"] = "BETA" if test == "product" else "PARTIAL_R2"
     df = df.rename({k: v for k, v in ren.items() if k in df.columns})
@@ -124,7 +125,8 @@ def export_columns(table: pl.DataFrame, test: str, binary: bool) -> pl.DataFrame
         pl.lit(unit(binary), dtype=pl.String).alias("UNIT"),
     )
     first = ["RANK"]
-    last = ["SCORE", "N_TAGGED", "TAGGED", *_STATS, "SEL_FREQ", "UNIT", "NOTE"]
+    last = ["SCORE", "IN_MODEL", "SCREEN", "N_TAGGED", "TAGGED", *_STATS, "SEL_FREQ", "UNIT",
+            "NOTE"]  # fmt: skip
     return _clean(_order(df, first, last))
 
 

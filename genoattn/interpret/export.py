@@ -2,7 +2,8 @@
 
 1. score every locus pair by the variance of its pure interaction (``effects.py``), in blocks, so
    that all pairs of 10,000 loci are scored without holding an l x l x m x m array;
-2. keep the best candidates, LD-clump them (one signal, one row);
+2. keep the best candidates, LD-clump them (one signal, one row); a sparse fit's pairs are
+   followed by the other pairs its screen ranks on the fit's samples (``screened.py``);
 3. test each kept pair on the run's test samples, which neither the fit nor the model selection
    ever saw: effect, SE, statistic and p-value from a classical interaction test with covariates.
    Because selection used other samples, these p-values are valid as they stand (no
@@ -30,6 +31,7 @@ from genoattn.interpret.effects import (
     model_triples,
     state_frequencies,
 )
+from genoattn.interpret.screened import affordable, screened_pairs
 from genoattn.interpret.stability import selection_frequency
 from genoattn.interpret.table import tuple_table
 from genoattn.stats.topk import top_pairs
@@ -141,19 +143,42 @@ def _by_locus(ds: Dataset, tuples: np.ndarray, scores: np.ndarray) -> pl.DataFra
 
 @dataclass
 class _Candidates:
-    """Scored candidate tuples (k, order) of a run, best first, and their effect tables."""
+    """Scored candidate tuples (k, order) of a run, best first, and their effect tables;
+    ``extra``: IN_MODEL / SCREEN columns of a sparse fit's rows (``screened.py``)."""
 
     tuples: np.ndarray
     scores: np.ndarray
     effects: Callable[[np.ndarray], torch.Tensor]  # rows of ``tuples`` -> (r, m, ..., m)
+    extra: dict[str, np.ndarray] | None = None
+    n_model: int | None = None  # the first n_model tuples are the model's (None: all)
 
 
-def _pair_candidates(run: Run, freq: torch.Tensor, cfg: ExportConfig, progress: bool):
-    """Every locus pair scored in blocks; the best ``max(20 top, 200)`` kept."""
+def _pair_candidates(
+    run: Run, ds: Dataset, freq: torch.Tensor, cfg: ExportConfig, progress: bool, log: Log
+) -> _Candidates:
+    """Every locus pair scored in blocks; the best ``max(20 top, 200)`` kept. A block-sparse
+    model's pairs are followed by the other pairs its screen ranks on the fit's samples."""
     tables = PairTables(run.predictor.genetic, run.loci["n_states"].to_numpy(), freq)
     scale = float(run.predictor.y_std) ** 2
-    cand, scores = rank_pairs(tables, freq, scale, max(cfg.top * 20, 200), cfg.block, progress)
-    return _Candidates(cand, scores, lambda rows: tables.pairs(cand[rows]))
+    keep = max(cfg.top * 20, 200)
+    cand, scores = rank_pairs(tables, freq, scale, keep, cfg.block, progress)
+    if tables.sparse_pairs is None or not cfg.screened:
+        return _Candidates(cand, scores, lambda rows: tables.pairs(cand[rows]))
+    learn = np.concatenate([split_rows(run, ds, "train"), split_rows(run, ds, "val")])
+    if not affordable(len(learn), ds.cohort.n_loci):
+        log(f"export: the model's pairs only (a screen of all pairs on {len(learn)} samples x "
+            f"{ds.cohort.n_loci} loci exceeds the export's budget; rank every pair with "
+            "`genoattn scan`)")  # fmt: skip
+        return _Candidates(cand, scores, lambda rows: tables.pairs(cand[rows]))
+    scr = screened_pairs(run, ds, np.sort(learn), keep)  # screened.py
+    stored = {tuple(t): s for t, s in zip(np.sort(tables.sparse_pairs, 1).tolist(),
+                                          scr.kept_screen.tolist(), strict=True)}  # fmt: skip
+    own = np.array([stored[tuple(t)] for t in cand.tolist()]).reshape(-1)
+    both = np.concatenate([cand, scr.pairs]).reshape(-1, 2)
+    flag = np.r_[np.ones(len(cand), dtype=bool), np.zeros(len(scr.pairs), dtype=bool)]
+    extra = {"in_model": flag, "screen": np.r_[own, scr.screen]}
+    return _Candidates(both, np.r_[scores, np.zeros(len(scr.pairs))],
+                       lambda rows: tables.pairs(both[rows]), extra, len(cand))  # fmt: skip
 
 
 def _triple_candidates(run: Run, freq: torch.Tensor, top: int) -> _Candidates:
@@ -183,10 +208,14 @@ def export(run: Run, ds: Dataset, cfg: ExportConfig, log: Log = print, progress:
         cand = _triple_candidates(run, freq, cfg.top)
         log(f"export: {len(cand.tuples)} triples with a non-zero 3-way block")
     else:
-        cand = _pair_candidates(run, freq, cfg, progress)
-        log(f"export: scored pairs; {len(cand.tuples)} candidates with a non-zero interaction")
+        cand = _pair_candidates(run, ds, freq, cfg, progress, log)
+        log(f"export: scored pairs; {cand.n_model or len(cand.tuples)} candidates with a "
+            "non-zero interaction" + ("" if cand.extra is None else
+            f", {len(cand.tuples) - cand.n_model} more screened on the fit's samples"))  # fmt: skip
     cols = [f"idx_{c}" for c in "abc"[:k]]
-    ranked = pl.DataFrame({**dict(zip(cols, cand.tuples.T, strict=True)), "score": cand.scores})
+    ranked = pl.DataFrame(
+        {**dict(zip(cols, cand.tuples.T, strict=True)), "score": cand.scores, **(cand.extra or {})}
+    )
     ranked = clump(ranked, ds.cohort, r2=cfg.clump_r2, window_kb=cfg.clump_kb).head(cfg.top)
     tuples = np.array(ranked.select(cols).to_numpy()).reshape(-1, k)
     stats, test = _confirmed(run, ds, ranked, tuples, cfg)
@@ -198,7 +227,7 @@ def export(run: Run, ds: Dataset, cfg: ExportConfig, log: Log = print, progress:
         e = cand.effects(rows) * float(run.predictor.y_std)
         pure = fanova_pure(e, *(freq[tuples[:, j]] for j in range(k))).numpy()
     alleles = _allele_table(ds, tuples, pure)
-    by_locus = _by_locus(ds, cand.tuples, cand.scores)
+    by_locus = _by_locus(ds, cand.tuples[: cand.n_model], cand.scores[: cand.n_model])
     return Export(table, tuples, alleles, pure, by_locus, test, bool(ds.binary))
 
 

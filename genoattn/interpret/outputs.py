@@ -86,6 +86,8 @@ def heatmap_panels(res: Export, table: pl.DataFrame, run: Run, ds: Dataset, n: i
     """Heatmap panels of the top ``n`` pairs, cells never seen in training set to NaN."""
     loci = ds.cohort.loci
     k = min(n, len(res.pairs))
+    if "IN_MODEL" in table.columns:  # screened rows (screened.py) have no effect table to draw
+        k = min(k, int(table["IN_MODEL"].sum()))
     m = res.tables.shape[-1] if k else 1
     seen = observed_cells(ds, split_rows(run, ds, "train"), res.pairs[:k], m)
     panels = []

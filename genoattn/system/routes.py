@@ -14,6 +14,7 @@ and ``fit: auto`` in ``choose.py``; each returns a :class:`FitOutcome`.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -26,6 +27,7 @@ from genoattn.data.standardise import standardisation
 from genoattn.models.block_sa import BlockSALin
 from genoattn.sparse.contrasts import fit_contrasts
 from genoattn.sparse.fit import SparseFit, fit_sparse_sa
+from genoattn.sparse.polish import MAX_ENTRIES, polish_dosages
 from genoattn.sparse.records import SparseStages
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
 from genoattn.system.metrics import metrics
@@ -167,11 +169,45 @@ def fit_sparse(
     with torch.no_grad():
         pred.cov_beta.copy_(torch.as_tensor(sol.cov_beta))
         pred.bias.fill_(sol.intercept)
+    t, c = time.perf_counter(), time.process_time()
+    additive_polish(pred, prep, mcfg, log)
+    polish = (time.perf_counter() - t, time.process_time() - c)
     selection = pl.DataFrame(sol.trace)
     history = selection.with_row_index("step").select("step", pl.col("stage"), pl.col("val_loss"))
     out = FitOutcome(pred, history, selection, BLOCK, len(sol.pairs), len(sol.triples))
-    out.stages, out.seconds = sol.stages, sol.seconds
+    out.stages, out.seconds = sol.stages, {**sol.seconds, "polish": polish}
     return out
+
+
+def additive_polish(pred: CohortPredictor, prep: FitInputs, mcfg: ModelConfig, log: Log) -> None:
+    """The additive polish (``sparse/polish.py``) of a final sparse model of a quantitative
+    genotype trait: mr.ash on the ALT dosages of the biallelic loci against the model's residual
+    on the training + validation samples (every penalty is chosen by then); b_j (g - centre_j)
+    goes into the diagonal (token values) of locus j, the mean residual into the intercept.
+    Not run for case/control traits, a global-epistasis link, fits that stay on the training
+    samples (candidates, warm starts) or ``sparse.polish: false``."""
+    ds, sp = prep.ds, mcfg.sparse
+    if ds.binary or mcfg.global_epistasis or not (sp.refit_with_validation and sp.polish):
+        return
+    loci = np.flatnonzero(ds.cohort.is_biallelic())
+    rows = np.sort(np.concatenate([prep.split["train"], prep.split["val"]]))
+    if len(loci) == 0 or len(rows) * len(loci) > MAX_ENTRIES:
+        if len(loci):
+            log(f"additive polish skipped: {len(rows)} x {len(loci)} dosages > {MAX_ENTRIES:.0e}")
+        return
+    cov = torch.as_tensor(ds.covariates[rows], dtype=torch.float32)
+    fitted = predict_batched(pred, lambda sl: ds.cohort.tokens(rows[sl]), cov)  # trait units
+    resid = prep.y[rows].astype(np.float64) - (fitted - prep.y_mean) / prep.y_std
+    pol = polish_dosages(np.asarray(ds.cohort.states)[rows], loci, resid)
+    first = token_offsets(prep.vocab.n_states)[loci] + 1  # token of dosage 0
+    with torch.no_grad():
+        diag = pred.genetic.diag
+        for g in range(3):
+            value = torch.as_tensor(pol.effect * (g - pol.centre), dtype=diag.dtype)
+            diag[torch.as_tensor(first + g)] += value.to(diag.device)
+        pred.bias += pol.offset
+    log(f"additive polish: {len(loci)} loci, prior weight of zero effects {pol.fit.pi[0]:.3f}, "
+        f"{pol.fit.n_iter} sweeps")  # fmt: skip
 
 
 # --- ridge route (random-feature attention) ------------------------------------------------
