@@ -63,7 +63,7 @@ class _Fitted:
     source: StateContrasts  # contrasts of the n samples
     resid: torch.Tensor  # (n,) y - fitted response, centred
     n_active: np.ndarray  # (l,)
-    tokens: torch.Tensor  # (n, l) int64
+    offsets: np.ndarray  # (l,) token offsets (tokens are made per pair, never (n, l))
     slope: torch.Tensor  # (n,) d response / d linear predictor: y_std, or p (1 - p)
 
 
@@ -78,19 +78,18 @@ def _fitted(run: Run, ds: Dataset, rows: np.ndarray) -> _Fitted:
     cov = torch.as_tensor(ds.covariates[rows], dtype=torch.float32)
     pred = predict_batched(run.predictor, lambda sl: states_to_tokens(states[sl], offsets), cov)
     resid = ds.y[rows].astype(np.float64) - pred
-    tokens = torch.as_tensor(states_to_tokens(states, offsets), dtype=torch.int64)
     src = StateContrasts(torch.as_tensor(states), table)
     p = torch.as_tensor(pred, dtype=torch.float64)
     slope = p * (1 - p) if run.predictor.binary else torch.full_like(p, float(run.predictor.y_std))
     resid = torch.as_tensor(resid - resid.mean(), dtype=torch.float32)
-    return _Fitted(src, resid, ctr.n_active, tokens, slope.float())
+    return _Fitted(src, resid, ctr.n_active, offsets, slope.float())
 
 
 def pair_score(fitted: _Fitted, a: int, b: int, resid: torch.Tensor) -> float:
     """The screen's per-df score of the pair (a, b) against ``resid`` (n,), computed directly."""
-    st = fitted.source.states.long() + 1
-    za = fitted.source.table[a][st[:, a]]  # (n, d)
-    zb = fitted.source.table[b][st[:, b]]
+    st = fitted.source.states[:, [a, b]].long() + 1  # (n, 2): the pair's columns only
+    za = fitted.source.table[a][st[:, 0]]  # (n, d)
+    zb = fitted.source.table[b][st[:, 1]]
     w = (za[:, :, None] * zb[:, None, :]).reshape(len(resid), -1)  # (n, d * d)
     norm2 = (w * w).sum(0)
     ok = norm2 > 1e-12
@@ -105,7 +104,9 @@ def _own_contribution(run: Run, fitted: _Fitted, k: int) -> torch.Tensor:
     centred."""
     g = run.predictor.genetic
     a, b = g.pairs[k].tolist()
-    st = g.token_state[fitted.tokens[:, [a, b]]]  # (n, 2)
+    cols = [a, b]
+    tok = states_to_tokens(fitted.source.states[:, cols].numpy(), fitted.offsets[cols])
+    st = g.token_state[torch.as_tensor(tok, dtype=torch.int64)]  # (n, 2)
     ok = (st >= 0).all(1)
     f = g.tables[k][st[:, 0].clamp(min=0), st[:, 1].clamp(min=0)].float()
     f = torch.where(ok, f, torch.zeros_like(f)) * fitted.slope
