@@ -108,7 +108,7 @@ def predict_cohort(
     cohort: Cohort,
     label: str,
     covariates: np.ndarray | None = None,
-    batch: int = 512,
+    batch: int | None = None,
     log: Callable[[str], None] = print,
     training_means: bool = False,
 ) -> np.ndarray:

@@ -78,7 +78,7 @@ def device_of(accelerator: str) -> torch.device:
 
 
 def predict_rows(
-    pred: CohortPredictor, ds: Dataset, rows: np.ndarray, batch: int = 512
+    pred: CohortPredictor, ds: Dataset, rows: np.ndarray, batch: int | None = None
 ) -> np.ndarray:
     """Predictions (trait units or probabilities) of the given sample rows."""
     cov = torch.as_tensor(ds.covariates[rows], dtype=torch.float32)
