@@ -162,14 +162,15 @@ def _pair_candidates(
     scale = float(run.predictor.y_std) ** 2
     keep = max(cfg.top * 20, 200)
     cand, scores = rank_pairs(tables, freq, scale, keep, cfg.block, progress)
+    model = _Candidates(cand, scores, lambda rows: tables.pairs(cand[rows]))
     if tables.sparse_pairs is None or not cfg.screened:
-        return _Candidates(cand, scores, lambda rows: tables.pairs(cand[rows]))
+        return model
     learn = np.concatenate([split_rows(run, ds, "train"), split_rows(run, ds, "val")])
     if not affordable(len(learn), ds.cohort.n_loci):
         log(f"export: the model's pairs only (a screen of all pairs on {len(learn)} samples x "
             f"{ds.cohort.n_loci} loci exceeds the export's budget; rank every pair with "
             "`genoattn scan`)")  # fmt: skip
-        return _Candidates(cand, scores, lambda rows: tables.pairs(cand[rows]))
+        return model
     scr = screened_pairs(run, ds, np.sort(learn), keep)  # screened.py
     stored = {tuple(t): s for t, s in zip(np.sort(tables.sparse_pairs, 1).tolist(),
                                           scr.kept_screen.tolist(), strict=True)}  # fmt: skip

@@ -91,6 +91,8 @@ class Relaxed:
     val_loss: float
     keep: torch.Tensor  # (g,) bool: the refit groups of the joint design
     solution: GroupLassoResult  # on the columns of the kept groups
+    gram: GramDesign | None = None  # its training Gram matrix when the solver used one (the refit
+    # on training + validation samples adds the validation samples' statistics to it)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import torch
 from genoattn.config import SparseFitConfig
 from genoattn.sparse.gram import GramDesign
 from genoattn.sparse.group_lasso import group_norms, select_groups
-from genoattn.sparse.operator import Operator, working_operator
+from genoattn.sparse.operator import working_operator
 from genoattn.sparse.path import PathPoint, TraceRow, solve_logged, solver_design, validation_loss
 from genoattn.sparse.records import JointStage, MainStage, Problem, Relaxed, SparseStages
 from genoattn.sparse.result import SparseFit
@@ -43,18 +43,6 @@ def refit_groups(joint: JointStage, blocks) -> torch.Tensor:
     return keep
 
 
-def relaxed_design(
-    pb: Problem, main: MainStage, joint: JointStage, keep: torch.Tensor, cfg: SparseFitConfig
-) -> Operator | GramDesign:
-    """The training design of the kept groups in the form the solver sees it (deterministic:
-    :func:`relax` and :func:`refit_both` build the same one)."""
-    op_tr, _ = pb.operators(joint.groups)
-    if main.gram is not None and len(joint.groups.pairs) + len(joint.groups.triples) == 0:
-        return main.gram.select(keep)
-    budget = cfg.work_budget_mb * 2**20
-    return solver_design(working_operator(op_tr, keep, budget), pb.y_tr, pb.loss, cfg)
-
-
 def _penalty(main: MainStage, joint: JointStage, keep: torch.Tensor) -> torch.Tensor:
     """shape (g_kept,): the penalties of the kept groups at the chosen lambdas."""
     lam_t = 0.0 if math.isinf(joint.lam_tuple) else joint.lam_tuple
@@ -73,7 +61,12 @@ def relax(
     op_tr, op_va = pb.operators(joint.groups)
     keep = refit_groups(joint, op_tr.blocks)
     cols = select_groups(op_tr.blocks, keep)
-    sub_tr = relaxed_design(pb, main, joint, keep, cfg)
+    if main.gram is not None and len(joint.groups.pairs) + len(joint.groups.triples) == 0:
+        sub_tr = main.gram.select(keep)
+    else:
+        budget = cfg.work_budget_mb * 2**20
+        sub_tr = solver_design(working_operator(op_tr, keep, budget), pb.y_tr, pb.loss, cfg)
+    gram = sub_tr if isinstance(sub_tr, GramDesign) else None
     sub_va = op_va.select(keep)
     pen = _penalty(main, joint, keep)
     best = None
@@ -93,7 +86,7 @@ def relax(
         point = PathPoint(joint.lam_tuple, vl, se, r)
         trace.append(TraceRow.of("relax", point, sub_tr.blocks, gamma))
         if best is None or vl < best.val_loss - 1e-9:
-            best = Relaxed(gamma, vl, keep, r)
+            best = Relaxed(gamma, vl, keep, r, gram)
     assert best is not None
     log(f"relaxation: gamma {best.gamma}, validation loss {best.val_loss:.4f}")
     return best
@@ -105,10 +98,9 @@ def refit_both(pb: Problem, stages: SparseStages, cfg: SparseFitConfig, log: Log
     main, joint, best = stages.main, stages.joint, stages.rel
     keep = best.keep
     op_tr, op_va = pb.operators(joint.groups)
-    sub_tr = relaxed_design(pb, main, joint, keep, cfg)
     y = torch.cat([pb.y_tr, pb.y_va])
-    if isinstance(sub_tr, GramDesign):
-        both = sub_tr.cat_rows(GramDesign(op_va.select(keep), pb.y_va))
+    if best.gram is not None:
+        both = best.gram.cat_rows(GramDesign(op_va.select(keep), pb.y_va))
     else:
         both = op_tr.select(keep).cat_rows(op_va.select(keep))
         every = torch.ones_like(keep[keep])
@@ -117,7 +109,7 @@ def refit_both(pb: Problem, stages: SparseStages, cfg: SparseFitConfig, log: Log
     sol = best.solution
     pen = _penalty(main, joint, keep) * best.gamma
     r = solve_logged(both, y, pen, pb.loss, cfg, log, "refit", sol.beta, sol.intercept)
-    return Relaxed(best.gamma, best.val_loss, keep, r)
+    return Relaxed(best.gamma, best.val_loss, keep, r, best.gram)
 
 
 def assemble(joint: JointStage, rel: Relaxed, pb: Problem, trace: list[TraceRow]) -> SparseFit:

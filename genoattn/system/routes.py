@@ -14,7 +14,6 @@ and ``fit: auto`` in ``choose.py``; each returns a :class:`FitOutcome`.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -26,7 +25,7 @@ from genoattn.contract import Dataset, token_offsets
 from genoattn.data.standardise import standardisation
 from genoattn.models.block_sa import BlockSALin
 from genoattn.sparse.contrasts import fit_contrasts
-from genoattn.sparse.fit import SparseFit, fit_sparse_sa
+from genoattn.sparse.fit import SparseFit, StageClock, fit_sparse_sa
 from genoattn.sparse.polish import MAX_ENTRIES, polish_dosages
 from genoattn.sparse.records import SparseStages
 from genoattn.system.build import Vocab, build_genetic_model, vocab_of
@@ -169,13 +168,12 @@ def fit_sparse(
     with torch.no_grad():
         pred.cov_beta.copy_(torch.as_tensor(sol.cov_beta))
         pred.bias.fill_(sol.intercept)
-    t, c = time.perf_counter(), time.process_time()
-    additive_polish(pred, prep, mcfg, log)
-    polish = (time.perf_counter() - t, time.process_time() - c)
+    clock = StageClock()
+    clock.run("polish", additive_polish, pred, prep, mcfg, log)
     selection = pl.DataFrame(sol.trace)
     history = selection.with_row_index("step").select("step", pl.col("stage"), pl.col("val_loss"))
     out = FitOutcome(pred, history, selection, BLOCK, len(sol.pairs), len(sol.triples))
-    out.stages, out.seconds = sol.stages, {**sol.seconds, "polish": polish}
+    out.stages, out.seconds = sol.stages, {**sol.seconds, **clock.seconds}
     return out
 
 
@@ -195,8 +193,7 @@ def additive_polish(pred: CohortPredictor, prep: FitInputs, mcfg: ModelConfig, l
         if len(loci):
             log(f"additive polish skipped: {len(rows)} x {len(loci)} dosages > {MAX_ENTRIES:.0e}")
         return
-    cov = torch.as_tensor(ds.covariates[rows], dtype=torch.float32)
-    fitted = predict_batched(pred, lambda sl: ds.cohort.tokens(rows[sl]), cov)  # trait units
+    fitted = predict_rows(pred, ds, rows)  # trait units
     resid = prep.y[rows].astype(np.float64) - (fitted - prep.y_mean) / prep.y_std
     pol = polish_dosages(np.asarray(ds.cohort.states)[rows], loci, resid)
     first = token_offsets(prep.vocab.n_states)[loci] + 1  # token of dosage 0
